@@ -1,0 +1,29 @@
+# Quick start: `make run` and `make test`. Both create .venv and install into it when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/lkmrs-sched run
+
+test: $(STAMP)
+	$(BIN)/ruff check lkmrs_sched tests benchmarks examples
+	$(BIN)/python -m pytest -n 2 -q tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check lkmrs_sched tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) .lkmrs-cache build *.egg-info

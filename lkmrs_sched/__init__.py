@@ -1,0 +1,11 @@
+"""lkmrs-sched: survey simulator and reduction toolkit for LAMOST LK-MRS.
+
+Importing the package configures astropy to stay offline (see :mod:`lkmrs_sched.offline`).
+"""
+
+from lkmrs_sched import offline as _offline
+
+_offline.configure()
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

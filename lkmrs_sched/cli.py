@@ -1,0 +1,63 @@
+"""The ``lkmrs-sched`` command.
+
+Each sub-command lives in its own module under :mod:`lkmrs_sched.commands` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to the function that
+runs it. Modules import their heavy dependencies inside that function, so ``--help``
+stays fast.
+
+Exit codes: 0 success, 2 bad input (one clear line on stderr, never a traceback),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from lkmrs_sched import __version__
+from lkmrs_sched.errors import InputError
+
+#: Sub-command modules, in the order ``--help`` lists them.
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "almanac",
+    "visibility",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose usage errors exit with code 2 and one line."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - argparse plumbing
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every registered sub-command."""
+    parser = _Parser(prog="lkmrs-sched", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"lkmrs_sched.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"lkmrs-sched: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "lkmrs-sched: interrupted; finished work is kept and a rerun resumes.", file=sys.stderr
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``lkmrs-sched``; see :mod:`lkmrs_sched.cli`."""

@@ -1,0 +1,304 @@
+"""Scenario schema: TOML loading and validation with clear messages.
+
+A scenario is a TOML file whose quantities carry units (``"1200 s"``, ``"-18 deg"``,
+``"2 h"``). Each ``[section]`` maps onto a frozen dataclass below; every field declares
+its unit (for quantities) and its allowed range in the field metadata, and one generic
+parser checks them all. Unknown keys, wrong units, out-of-range values and an end date
+before the start raise :class:`~lkmrs_sched.errors.InputError` naming the file, key,
+value and what is allowed.
+
+Relative paths inside a scenario are resolved against the scenario file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+
+from lkmrs_sched import schema
+from lkmrs_sched.errors import InputError
+from lkmrs_sched.seeing import SeeingConfig
+from lkmrs_sched.weather import WeatherConfig
+
+#: The project's root (footprints/, scenarios/ live here).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The observatory (default: LAMOST at Xinglong)."""
+
+    name: str = schema.text("Xinglong")
+    latitude: u.Quantity = schema.quantity(
+        "40.393333 deg", "deg", -90, 90, "geodetic latitude, 40°23′36″N"
+    )
+    longitude: u.Quantity = schema.quantity(
+        "117.577222 deg", "deg", -180, 360, "east longitude, 117°34′38″E"
+    )
+    elevation: u.Quantity = schema.quantity("960 m", "m", -500, 9000)
+    utc_offset: u.Quantity = schema.quantity(
+        "8 h", "h", -12, 14, "local civil time minus UTC (Beijing)"
+    )
+
+
+@dataclass(frozen=True)
+class NightConfig:
+    """What counts as an MRS night and its dark time."""
+
+    twilight: u.Quantity = schema.quantity(
+        "-12 deg", "deg", -24, 0, "Sun altitude at dusk/dawn (evidence in README: nautical)"
+    )
+    mrs_lunar_days: tuple = schema.items((7, 22), "int", 2, 1, 30, "first and last MRS lunar day")
+    shutdown: tuple = schema.items(
+        (("07-01", "08-31"),),
+        "mmdd-range",
+        None,
+        None,
+        None,
+        "yearly maintenance windows, local dates MM-DD inclusive",
+    )
+
+
+@dataclass(frozen=True)
+class ObservingConfig:
+    """Exposure, read-out, overhead and pointing rules."""
+
+    exposure_time: u.Quantity = schema.quantity("1200 s", "s", 1, 7200)
+    readout_time: u.Quantity = schema.quantity("180 s", "s", 0, 3600)
+    overhead: u.Quantity = schema.quantity(
+        "30 min", "min", 0, 180, "slew, fibre positioning, set-up"
+    )
+    hour_angle_limit: u.Quantity = schema.quantity("2 h", "h", 0.1, 6)
+    hour_angle_applies_to: str = schema.choice(
+        "midpoint",
+        ("start", "midpoint", "whole"),
+        "which instant of an exposure must lie within ±hour_angle_limit",
+    )
+    setup_before_window: bool = schema.flag(
+        True, "the overhead may be spent before the plate's window opens (in dark time)"
+    )
+    moon_min_separation: u.Quantity = schema.quantity("10 deg", "deg", 0, 180)
+    max_exposures_per_pointing: int = schema.number(8, 1, 50, integer=True)
+    min_exposures_to_start: int = schema.number(
+        3, 1, 50, integer=True, doc="a TD pointing starts only with room for this many"
+    )
+
+
+@dataclass(frozen=True)
+class SelectorConfig:
+    """The randomized MRS plate selector (see :mod:`lkmrs_sched.selector`)."""
+
+    nt_share: float = schema.number(
+        0.375, 0, 1, doc="share of MRS time drawn as non-time-domain (3/8)"
+    )
+    lkmrs_share: float = schema.number(0.30, 0, 1, doc="LK-MRS share of time-domain draws")
+    other_td_projects: tuple = schema.items(
+        ("TD-B", "TD-C", "TD-D"), "text", doc="names of the other TD projects (share split evenly)"
+    )
+    rebalance_gain: float = schema.number(
+        1.0,
+        0,
+        100,
+        doc="how strongly project draws follow allocated versus used time (0: fixed shares)",
+    )
+    started_plate_boost: float = schema.number(
+        5.0, 1, 1e6, doc="weight multiplier of started plates below their goal"
+    )
+    goal_exposures: int = schema.number(60, 1, 10000, integer=True)
+    nt_exposures_per_pointing: int = schema.number(3, 1, 20, integer=True)
+    lkmrs_footprints: str = schema.path("../footprints/lkmrs.csv")
+    other_td_footprints: str = schema.path("../footprints/td_other.csv")
+    nt_footprints: str = schema.path("../footprints/nt.csv")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. Build with :func:`load_scenario` or :func:`default_scenario`."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+    seed: int
+    description: str = ""
+    site: SiteConfig = field(default_factory=SiteConfig)
+    night: NightConfig = field(default_factory=NightConfig)
+    observing: ObservingConfig = field(default_factory=ObservingConfig)
+    selector: SelectorConfig = field(default_factory=SelectorConfig)
+    weather: WeatherConfig = field(default_factory=WeatherConfig)
+    seeing: SeeingConfig = field(default_factory=SeeingConfig)
+    source: str = "<defaults>"
+    text: str = ""
+
+    @property
+    def hash(self) -> str:
+        """SHA-256 of the scenario's canonical content (first 16 hex digits)."""
+        return hashlib.sha256(repr(self.canonical()).encode()).hexdigest()[:16]
+
+    def canonical(self) -> dict[str, Any]:
+        """Plain-data view of every setting (quantities as ``"value unit"`` strings)."""
+
+        def plain(obj: Any) -> Any:
+            if dataclasses.is_dataclass(obj):
+                return {
+                    f.name: plain(getattr(obj, f.name))
+                    for f in dataclasses.fields(obj)
+                    if f.name not in ("source", "text")
+                }
+            if isinstance(obj, u.Quantity):
+                return f"{obj.value!r} {obj.unit}"
+            if isinstance(obj, tuple):
+                return [plain(x) for x in obj]
+            if isinstance(obj, dt.date):
+                return obj.isoformat()
+            return obj
+
+        return plain(self)
+
+    def path(self, value: str) -> Path:
+        """Resolve a path written in the scenario against the scenario's folder."""
+        p = Path(value)
+        if p.is_absolute():
+            return p
+        base = (
+            Path(self.source).parent if self.source != "<defaults>" else PROJECT_ROOT / "scenarios"
+        )
+        return (base / p).resolve()
+
+    def replace(self, **sections: Any) -> Scenario:
+        """Return a copy with top-level fields or whole sections replaced."""
+        return dataclasses.replace(self, **sections)
+
+
+_SECTIONS: dict[str, type] = {
+    "site": SiteConfig,
+    "night": NightConfig,
+    "observing": ObservingConfig,
+    "selector": SelectorConfig,
+    "weather": WeatherConfig,
+    "seeing": SeeingConfig,
+}
+
+
+def _parse_date(raw: Any, where: str) -> dt.date:
+    if isinstance(raw, dt.date) and not isinstance(raw, dt.datetime):
+        return raw
+    try:
+        return dt.date.fromisoformat(str(raw))
+    except ValueError:
+        raise InputError(where, raw, "an ISO date YYYY-MM-DD") from None
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str = "") -> Scenario:
+    """Validate a scenario given as nested dictionaries (as read from TOML).
+
+    Parameters
+    ----------
+    data : dict
+        ``{"scenario": {...}, "site": {...}, ...}``.
+    source : str
+        File name used in error messages and to resolve relative paths.
+    text : str
+        The scenario's original text, kept for provenance.
+    """
+    top_keys = {"scenario", *_SECTIONS}
+    for key in data:
+        if key not in top_keys:
+            raise InputError(
+                f"{source}: [{key}]",
+                ...,
+                "sections " + ", ".join(sorted(top_keys)),
+                "unknown section",
+            )
+    head = data.get("scenario", {})
+    allowed_head = {"name", "description", "start", "end", "seed"}
+    for key in head:
+        if key not in allowed_head:
+            raise InputError(
+                f"{source}: [scenario] {key}",
+                head[key],
+                "one of " + ", ".join(sorted(allowed_head)),
+                "unknown key",
+            )
+    for key in ("start", "end"):
+        if key not in head:
+            raise InputError(
+                f"{source}: [scenario] {key}", ..., "an ISO date YYYY-MM-DD", "missing key"
+            )
+    start = _parse_date(head["start"], f"{source}: [scenario] start")
+    end = _parse_date(head["end"], f"{source}: [scenario] end")
+    if end < start:
+        raise InputError(
+            f"{source}: [scenario] end",
+            end.isoformat(),
+            f"a date on or after start ({start.isoformat()})",
+            "end before start",
+        )
+    seed = head.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise InputError(f"{source}: [scenario] seed", seed, "a non-negative integer")
+    sections = {
+        name: schema.parse_section(cls, data[name], f"{source}: [{name}]")
+        for name, cls in _SECTIONS.items()
+        if name in data
+    }
+    night = sections.get("night", NightConfig())
+    lo, hi = night.mrs_lunar_days
+    if lo > hi:
+        raise InputError(
+            f"{source}: [night] mrs_lunar_days", list(night.mrs_lunar_days), "first day <= last day"
+        )
+    obs = sections.get("observing", ObservingConfig())
+    if obs.min_exposures_to_start > obs.max_exposures_per_pointing:
+        raise InputError(
+            f"{source}: [observing] min_exposures_to_start",
+            obs.min_exposures_to_start,
+            f"at most max_exposures_per_pointing ({obs.max_exposures_per_pointing})",
+        )
+    return Scenario(
+        name=str(head.get("name", Path(source).stem)),
+        start=start,
+        end=end,
+        seed=seed,
+        description=str(head.get("description", "")),
+        source=source,
+        text=text,
+        **sections,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, is not valid TOML, or any setting is invalid.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            str(p), ..., "a readable TOML scenario file", exc.strerror or "unreadable"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(p), ..., "valid TOML", f"TOML syntax error ({exc})") from None
+    return parse_scenario(data, source=str(p), text=text)
+
+
+def default_scenario(
+    start: dt.date | str = "2018-09-01", end: dt.date | str = "2019-06-30", seed: int = 0
+) -> Scenario:
+    """A scenario with every default, for the given dates."""
+    return parse_scenario(
+        {"scenario": {"name": "defaults", "start": str(start), "end": str(end), "seed": seed}}
+    )
