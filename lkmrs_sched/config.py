@@ -53,7 +53,7 @@ class NightConfig:
     """What counts as an MRS night and its dark time."""
 
     twilight: u.Quantity = schema.quantity(
-        "-12 deg", "deg", -24, 0, "Sun altitude at dusk/dawn (evidence in README: nautical)"
+        "-18 deg", "deg", -24, 0, "Sun altitude at dusk/dawn (astronomical twilight)"
     )
     mrs_lunar_days: tuple = schema.items((7, 22), "int", 2, 1, 30, "first and last MRS lunar day")
     shutdown: tuple = schema.items(
@@ -79,10 +79,10 @@ class ObservingConfig:
     hour_angle_applies_to: str = schema.choice(
         "midpoint",
         ("start", "midpoint", "whole"),
-        "which instant of an exposure must lie within ±hour_angle_limit",
+        "which instant of an exposure must lie within ±hour_angle_limit (Table 2 evidence)",
     )
     setup_before_window: bool = schema.flag(
-        True, "the overhead may be spent before the plate's window opens (in dark time)"
+        True, "the overhead may be spent before the plate's window opens (Table 2 evidence)"
     )
     moon_min_separation: u.Quantity = schema.quantity("10 deg", "deg", 0, 180)
     max_exposures_per_pointing: int = schema.number(8, 1, 50, integer=True)
@@ -93,14 +93,18 @@ class ObservingConfig:
 
 @dataclass(frozen=True)
 class SelectorConfig:
-    """The randomized MRS plate selector (see :mod:`lkmrs_sched.selector`)."""
+    """The randomized MRS plate selector (see :mod:`lkmrs_sched.selector` for the rules)."""
 
     nt_share: float = schema.number(
-        0.375, 0, 1, doc="share of MRS time drawn as non-time-domain (3/8)"
+        0.375, 0, 1, doc="share of MRS draws in non-time-domain mode (3/8, brief §2)"
     )
-    lkmrs_share: float = schema.number(0.30, 0, 1, doc="LK-MRS share of time-domain draws")
+    lkmrs_share: float = schema.number(
+        0.30, 0, 1, doc="LK-MRS allocated share of time-domain time (30 %, brief §3)"
+    )
     other_td_projects: tuple = schema.items(
-        ("TD-B", "TD-C", "TD-D"), "text", doc="names of the other TD projects (share split evenly)"
+        ("TD-B", "TD-C", "TD-D"),
+        "text",
+        doc="names of the other TD projects (they split 1 - lkmrs_share evenly)",
     )
     rebalance_gain: float = schema.number(
         1.0,
@@ -108,11 +112,22 @@ class SelectorConfig:
         100,
         doc="how strongly project draws follow allocated versus used time (0: fixed shares)",
     )
+    rebalance_prior: u.Quantity = schema.quantity(
+        "10 h",
+        "h",
+        0,
+        1e5,
+        "pseudo-time at the allocated shares added to the usage, damping early swings",
+    )
     started_plate_boost: float = schema.number(
         5.0, 1, 1e6, doc="weight multiplier of started plates below their goal"
     )
-    goal_exposures: int = schema.number(60, 1, 10000, integer=True)
-    nt_exposures_per_pointing: int = schema.number(3, 1, 20, integer=True)
+    goal_exposures: int = schema.number(
+        60, 1, 10000, integer=True, doc="exposures after which a TD plate is done"
+    )
+    nt_exposures_per_pointing: int = schema.number(
+        3, 1, 20, integer=True, doc="exposures of an NT plate (observed once)"
+    )
     lkmrs_footprints: str = schema.path("../footprints/lkmrs.csv")
     other_td_footprints: str = schema.path("../footprints/td_other.csv")
     nt_footprints: str = schema.path("../footprints/nt.csv")
