@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"lkmrs-sched: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(
             "lkmrs-sched: interrupted; finished work is kept and a rerun resumes.", file=sys.stderr
