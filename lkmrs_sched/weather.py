@@ -50,13 +50,14 @@ _HOURS_PER_DAY = 24.0
 # Zhang J.-C. et al. 2016 and Yao S. et al. 2012; the per-month split is ours):
 # * usable nights: calendar-day-weighted mean 0.63 over a year; best October–February
 #   (0.72–0.82); spring dust March–May (0.58–0.62); June 0.50; July–August monsoon 0.32–0.36.
-# * open fraction of a usable night's dark time: 0.78 in winter, 0.65 in spring dust
-#   season, 0.60 in the monsoon months.
-# With -12° twilight at Xinglong (dark time ≈ 12.5 h in December, ≈ 6.9 h in July and
-# ≈ 8 h in August) this gives ≈ 8.0 open hours per December night and ≈ 1.3 / 1.7 h per
-# July / August night, the brief's "1–2 operable hours against ~8 in December".
+# * open fraction of a usable night's dark time: 0.85 November–January, 0.80 in October
+#   and February, 0.70–0.72 in the dust season and September, 0.65 June–August.
+# With the scenario's default -18° twilight at Xinglong (dark time ≈ 11.4 h in December,
+# ≈ 5.3 h in July, ≈ 6.8 h in August) this gives ≈ 8.0 open hours per December night and
+# ≈ 1.1 / 1.6 h per July / August night: the brief's "1–2 operable hours against ~8 in
+# December". (With -12° twilight the open hours are ~10–30 % higher.)
 _USABLE = (0.78, 0.72, 0.62, 0.60, 0.58, 0.50, 0.32, 0.36, 0.68, 0.78, 0.78, 0.82)
-_OPEN = (0.78, 0.75, 0.68, 0.65, 0.65, 0.60, 0.60, 0.60, 0.68, 0.75, 0.78, 0.78)
+_OPEN = (0.85, 0.80, 0.72, 0.70, 0.70, 0.65, 0.65, 0.65, 0.72, 0.80, 0.85, 0.85)
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,9 @@ class WeatherConfig:
         honoured exactly (persistence does not carry a usable night into a 0 month).
     open_fraction : tuple of 12 float
         Mean fraction of a usable night's dark time with the dome open, by month.
-        Defaults 0.60 (monsoon) to 0.78 (winter): about 8 open hours per December night
-        and 1–2 per July/August night once the usable fraction is included (brief §1).
+        Defaults 0.65 (June–August) to 0.85 (November–January): with -18° twilight,
+        about 8 open hours per December night and 1–2 per July/August night once the
+        usable fraction is included (brief §1).
     persistence : float
         Lag-1 autocorrelation of night usability (two-state Markov chain: with
         probability ``persistence**gap`` a night copies the previous night's state,
@@ -85,7 +87,7 @@ class WeatherConfig:
     closed_spell_mean : Quantity (h)
         Mean length of a closed spell inside a usable night (exponential). The mean open
         spell follows from ``open_fraction`` f: ``closed_spell_mean * f / (1 - f)``
-        (5.3 h at f = 0.78, 2.25 h at f = 0.60 with the default 1.5 h).
+        (8.5 h at f = 0.85, 2.8 h at f = 0.65 with the default 1.5 h).
     replay_file : str
         CSV of open intervals (``start_utc,end_utc``, ISO times) for ``model="replay"``,
         relative to the scenario's folder.

@@ -25,16 +25,16 @@ MJD_2018_09_01 = 58362
 
 
 def nights(n_days: int, start_mjd: int = MJD_2018_09_01, every: int = 1):
-    """Approximate Xinglong nights (Sun at -12°), from a simple solar model.
+    """Approximate Xinglong nights (Sun at -18°, the scenario default), simple solar model.
 
-    Good to a few minutes, which is all these tests need (the almanac is tested
-    elsewhere). Returns dusk, dawn (UTC MJD) and local calendar months.
+    Within ~20 min of the almanac (no equation of time), which is all these tests need
+    (the almanac is tested elsewhere). Returns dusk, dawn (UTC MJD) and local calendar months.
     """
     day = np.arange(0, n_days, every, dtype=float) + start_mjd
     noon_utc = day + 0.5 - LON / 360.0  # local solar noon of the evening's date
     decl = np.deg2rad(23.44) * np.sin(2 * np.pi * (noon_utc - 51544.5 - 79.5) / 365.25)
     phi = np.deg2rad(LAT)
-    cos_h = (np.sin(np.deg2rad(-12.0)) - np.sin(phi) * np.sin(decl)) / (np.cos(phi) * np.cos(decl))
+    cos_h = (np.sin(np.deg2rad(-18.0)) - np.sin(phi) * np.sin(decl)) / (np.cos(phi) * np.cos(decl))
     half = np.arccos(cos_h) / (2 * np.pi)
     base = dt.date(1858, 11, 17)
     months = np.array([(base + dt.timedelta(days=int(d))).month for d in day])
