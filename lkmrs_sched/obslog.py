@@ -231,7 +231,7 @@ class ObservationLog:
                     h.update("\x00".join(map(str, col)).encode())
                 else:
                     h.update(np.ascontiguousarray(col.astype(np.float64)).tobytes())
-        info = {k: v for k, v in self.info.items() if k != "created_utc"}
+        info = {k: v for k, v in self.info.items() if k not in ("created_utc", "schema_version")}
         h.update(json.dumps(info, sort_keys=True).encode())
         return h.hexdigest()
 
