@@ -7,8 +7,9 @@ Tables (all times UTC; MJD as REAL, ISO text alongside for people writing SQL):
     ``programme`` TEXT ('TD' | 'NT'), ``project`` TEXT ('LK-MRS', 'TD-B', …, 'NT'),
     ``plan_id``, ``plate_name`` TEXT, ``start_mjd``, ``end_mjd`` REAL (overhead start,
     end of the last read-out), ``start_utc``, ``end_utc`` TEXT, ``n_exposures`` INTEGER,
-    ``end_reason`` TEXT ('window', 'dawn', 'weather', 'max_exposures', 'planned',
-    'observed' for imported logs).
+    ``end_reason`` TEXT ('window': the plate left its window; 'dawn'; 'weather';
+    'max_exposures'; 'goal': the plate reached its goal; 'planned': an NT pointing's
+    planned exposures done; 'observed' for imported logs).
 ``exposures``
     ``exposure_id`` INTEGER PRIMARY KEY, ``pointing_id`` INTEGER, ``programme``,
     ``project``, ``plan_id``, ``plate_name``, ``night`` TEXT, ``start_mjd`` REAL,

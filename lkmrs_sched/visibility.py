@@ -114,10 +114,13 @@ def compute_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConf
     half = observing.hour_angle_limit.to_value("h") * 2 * np.pi / DAY_H / ERA_RATE  # days
     ha_start, ha_end = transit - half, transit + half
     limit = observing.moon_min_separation.to_value("deg")
-    # Moon separation on the almanac grid, (P, N, G).
-    sep = _separation(ra[:, :, None], dec[:, :, None], almanac.moon_ra[None],
-                      almanac.moon_dec[None])
-    near_moon = (sep < limit).any(axis=2)
+    # Moon too close anywhere on the night's grid? Dot products against cos(limit), (P, N, G);
+    # angles are computed only for the few plate-nights that need clipping.
+    pv = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
+    mv = np.stack([np.cos(almanac.moon_dec) * np.cos(almanac.moon_ra),
+                   np.cos(almanac.moon_dec) * np.sin(almanac.moon_ra),
+                   np.sin(almanac.moon_dec)], axis=-1)
+    near_moon = (np.einsum("pnk,ngk->png", pv, mv) > np.cos(np.radians(limit))).any(axis=2)
 
     def clip(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lo = np.maximum(lo, almanac.dusk[None, :])
@@ -125,7 +128,8 @@ def compute_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConf
         n_nights = len(almanac)
         for flat in np.flatnonzero((near_moon & (hi > lo)).ravel()):
             p, n = divmod(int(flat), n_nights)
-            lo[p, n], hi[p, n] = _moon_clip(almanac.grid[n], sep[p, n], limit, lo[p, n], hi[p, n])
+            sep = _separation(ra[p, n], dec[p, n], almanac.moon_ra[n], almanac.moon_dec[n])
+            lo[p, n], hi[p, n] = _moon_clip(almanac.grid[n], sep, limit, lo[p, n], hi[p, n])
         empty = ~(hi > lo)
         lo[empty] = np.nan
         hi[empty] = np.nan
@@ -214,3 +218,41 @@ class PointingRules:
         """
         now = w0 - self.overhead if self.setup_before_window else w0
         return self.n_fit(self.first_exposure_start(now, w0), w1) >= n
+
+
+_WINDOW_ARRAYS = ("ra", "dec", "transit", "ha_start", "ha_end", "start", "end", "hours",
+                  "exp_start", "exp_end")
+WINDOWS_VERSION = 1
+
+
+def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
+                use_cache: bool = True) -> Windows:
+    """:func:`compute_windows`, cached on disk next to the almanacs.
+
+    The key covers the almanac's content, the plates' identities and coordinates, and the
+    observing rules, so any change recomputes.
+    """
+    import hashlib
+
+    from lkmrs_sched.almanac import cache_dir
+
+    if not use_cache:
+        return compute_windows(plates, almanac, observing)
+    h = hashlib.sha256(repr((WINDOWS_VERSION, repr(observing))).encode())
+    for arr in (almanac.dusk, almanac.dawn, almanac.era_midnight, almanac.moon_ra,
+                plates.ra_deg, plates.dec_deg):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update("\x00".join(map(str, plates.plan_id)).encode())
+    path = cache_dir() / f"windows-{h.hexdigest()[:20]}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as data:
+                return Windows(plates, almanac, **{k: data[k] for k in _WINDOW_ARRAYS})
+        except (OSError, ValueError, KeyError):
+            pass  # damaged entry: recompute and replace
+    win = compute_windows(plates, almanac, observing)
+    from lkmrs_sched.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, **{k: getattr(win, k) for k in _WINDOW_ARRAYS})
+    return win
