@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "run",
     "almanac",
     "visibility",
+    "simulate",
 )
 
 

@@ -1,0 +1,45 @@
+"""``lkmrs-sched simulate``: one realization of a scenario, as an observation log."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="simulate one realization of a scenario",
+                       description=__doc__)
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML")
+    p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")
+    p.add_argument("--out", metavar="DIR", default="runs/simulate",
+                   help="output folder (default: runs/simulate)")
+    p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lkmrs_sched import logstats, plots
+    from lkmrs_sched.atomic import write_json
+    from lkmrs_sched.config import load_scenario
+    from lkmrs_sched.errors import InputError
+    from lkmrs_sched.simulator import Simulation
+
+    scenario = load_scenario(args.scenario)
+    if args.seed is not None and args.seed < 0:
+        raise InputError("--seed", args.seed, "a non-negative integer")
+    sim = Simulation(scenario, args.seed)
+    log = sim.run()
+    out = Path(args.out)
+    log.write(out / "observations.sqlite")
+    summary = logstats.summary(log)
+    summary["seed"] = int(sim.seed)
+    summary["scenario"] = scenario.name
+    write_json(out / "summary.json", summary)
+    print(f"{scenario.name} {scenario.start}..{scenario.end}, seed {sim.seed}")
+    print(logstats.format_summary(summary))
+    if not args.no_figures:
+        lk = sim.plates.subset(sim.plates.project == "LK-MRS")
+        plots.exposures_per_plate(log, lk, out / "exposures_per_plate.png")
+        plots.visit_calendar(log, lk, out / "visit_calendar.png")
+    print(f"Wrote {out / 'observations.sqlite'}, {out / 'summary.json'} and figures.")
+    return 0
