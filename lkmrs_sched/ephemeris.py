@@ -3,7 +3,7 @@
 The Sun and the Moon are computed with ERFA (the library astropy's own coordinate
 transforms call: ``epv00``, ``moon98``, ``c2i06a``, ``era00``) once, on a uniform series
 of instants spanning the whole period, and interpolated with cubic splines. Directions
-are apparent geocentric CIRS (including annual aberration); the Moon is made topocentric
+are apparent geocentric CIRS (the Sun's with annual aberration); the Moon is made topocentric
 by subtracting the observer's geocentric position, and hour angles follow from the Earth
 rotation angle (CIO-based: HA = ERA + longitude − RA_CIRS). Polar motion (< 0.5″) and
 refraction (as in astroplan's defaults) are ignored.
@@ -142,9 +142,9 @@ class Ephemeris:
         self._c2i = CubicSpline(sun_t, c2i.reshape(-1, 9), axis=0)
         mjd1, mjd2 = _tt_jd(moon_t)
         moon_gcrs = erfa.moon98(mjd1, mjd2)["p"]
-        beta_m = self._beta(moon_t)
-        dist = np.linalg.norm(moon_gcrs, axis=-1, keepdims=True)
-        moon_app = unit(unit(moon_gcrs) + beta_m) * dist
+        # No annual aberration for the Moon: it moves with the Earth, so the aberration
+        # cancels the light-time shift (astropy's get_body agrees to < 1″; adding it was 20″).
+        moon_app = moon_gcrs
         c2i_m = self._c2i(moon_t).reshape(-1, 3, 3)
         self._moon = CubicSpline(moon_t, np.einsum("nij,nj->ni", c2i_m, moon_app), axis=0)
         self._moon_gcrs = CubicSpline(moon_t, moon_gcrs, axis=0)
