@@ -1,0 +1,183 @@
+"""Row checks of one input: coerce types, exclude unusable rows, report everything.
+
+Identity columns (obsid, uid, planid, spid, lmjm), S/N and coordinates must be valid or
+the row is excluded; bad parameter values are treated as missing. Every exclusion and
+every value set missing is counted in the :class:`~lkmrs_sched.reduction.report.ReadReport`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lkmrs_sched.errors import InputError
+from lkmrs_sched.reduction import columns as C
+from lkmrs_sched.reduction.report import ReadReport
+
+#: LASP column behind each non-RV parameter (blue-arm rows).
+LASP_COLUMNS: dict[str, str] = {"teff": "teff_lasp", "logg": "logg_lasp", "feh": "feh_lasp"}
+
+
+def wanted_columns(rv_column: str, rv_error_column: str) -> list[str]:
+    return [*C.KINDS, rv_column, rv_error_column]
+
+
+def check_rows(
+    cols: dict[str, Any],
+    n: int,
+    where: str,
+    report: ReadReport,
+    rv_column: str,
+    rv_error_column: str,
+) -> dict[str, Any]:
+    """Check and coerce one input's columns; return its usable rows as arrays."""
+    import pyarrow as pa
+
+    missing_cols = [c for c in (*C.REQUIRED, rv_column, rv_error_column) if c not in cols]
+    if missing_cols:
+        raise InputError(
+            where,
+            missing_cols,
+            "the DR8 MRS columns "
+            + ", ".join((*C.REQUIRED, rv_column, rv_error_column))
+            + " (rename others with --column-map CATALOGUE_NAME=our_name)",
+            "missing required columns",
+        )
+    keep = np.ones(n, dtype=bool)
+    out: dict[str, Any] = {}
+
+    def excluded(column: str, mask: np.ndarray, problem: str) -> None:
+        report.add(where, column, mask & keep, problem, "rows excluded", "error")
+        keep[mask] = False
+
+    # Identity columns: a row without them cannot be placed; exclude it.
+    for name in ("obsid", "spid", "lmjm"):
+        values, miss, bad = C.as_int(cols[name])
+        excluded(name, miss, "missing value")
+        excluded(name, bad, "not an integer")
+        out[name] = values
+    excluded("spid", (out["spid"] < 1) | (out["spid"] > 16), "spectrograph ID outside 1-16")
+    excluded("lmjm", (out["lmjm"] <= 0) | (out["lmjm"] >= 2**32), "lmjm not a positive minute")
+    for name in ("uid", "planid"):
+        values, miss = C.as_text(cols[name])
+        excluded(name, miss, "missing value")
+        out[name] = values
+    if "band" in cols:
+        import pyarrow.compute as pc
+
+        band, miss = C.as_text(cols["band"])
+        band = pc.utf8_upper(band)
+        blue = np.asarray(pc.equal(band, "B").to_numpy(zero_copy_only=False), dtype=bool) & ~miss
+        red = np.asarray(pc.equal(band, "R").to_numpy(zero_copy_only=False), dtype=bool) & ~miss
+        excluded("band", ~blue & ~red, 'band not "B" or "R"')
+    else:
+        blue = np.ones(n, dtype=bool)
+        report.add(where, "band", n, "no band column", "all rows read as blue-arm spectra", "info")
+    out["blue"] = blue
+
+    snr, miss, bad = C.as_float(cols["snr"])
+    excluded("snr", miss, "S/N missing or NaN")
+    excluded("snr", bad, "S/N not a number")
+    with np.errstate(invalid="ignore"):
+        excluded("snr", snr < 0, "negative S/N")
+        excluded("snr", np.isinf(snr), "infinite S/N")
+    out["snr"] = snr
+
+    ra, miss_ra, bad_ra = C.as_float(cols["ra_obs"])
+    dec, miss_dec, bad_dec = C.as_float(cols["dec_obs"])
+    excluded("ra_obs", miss_ra | bad_ra, "missing or not a number")
+    excluded("dec_obs", miss_dec | bad_dec, "missing or not a number")
+    with np.errstate(invalid="ignore"):
+        excluded("ra_obs", (ra < 0) | (ra >= 360), "RA outside [0, 360) deg")
+        excluded("dec_obs", np.abs(dec) > 90, "Dec outside [-90, 90] deg")
+    out["ra"], out["dec"] = ra, dec
+
+    # Parameter columns: a bad value is treated as missing; the spectrum stays.
+    arm_rows = {"B": blue, "R": ~blue}
+    params = {**{f"{p}": LASP_COLUMNS[p] for p in LASP_COLUMNS}, "rv": rv_column}
+    for ours, theirs in params.items():
+        rows = arm_rows[C.rv_arm(theirs)] if ours == "rv" else blue
+        err_name = rv_error_column if ours == "rv" else f"{theirs}_err"
+        value, _, bad = C.as_float(cols[theirs])
+        error, _, bad_err = C.as_float(cols[err_name])
+        flag = "bad_r" if (ours == "rv" and C.rv_arm(theirs) == "R") else "bad_b"
+        report.add(
+            where, theirs, bad & rows & keep, "not a number", "treated as missing", "warning"
+        )
+        report.add(
+            where, err_name, bad_err & rows & keep, "not a number", "treated as missing", "warning"
+        )
+        sentinel = np.abs(value - C.SENTINEL) < 0.5
+        report.add(
+            where,
+            theirs,
+            sentinel & rows & keep,
+            "LAMOST no-value mark -9999",
+            "treated as missing",
+            "info",
+        )
+        value[sentinel | ~rows] = np.nan
+        error[(np.abs(error - C.SENTINEL) < 0.5) | ~rows | np.isnan(value)] = np.nan
+        with np.errstate(invalid="ignore"):
+            nonpos = error <= 0
+            report.add(
+                where,
+                err_name,
+                nonpos & keep,
+                "error not positive",
+                "error treated as missing",
+                "warning",
+            )
+            error[nonpos] = np.nan
+            if ours == "teff":
+                cold = value <= 0
+                report.add(
+                    where, theirs, cold & keep, "Teff not positive", "treated as missing", "warning"
+                )
+                value[cold] = np.nan
+        if flag in cols:
+            flagged, _, _ = C.as_int(cols[flag])
+            hit = (flagged != 0) & rows & np.isfinite(value)
+            report.add(
+                where,
+                theirs,
+                hit & keep,
+                f"arm flagged bad by LAMOST ({flag} != 0)",
+                "treated as missing",
+                "info",
+            )
+            value[hit] = np.nan
+            error[hit] = np.nan
+        out[ours], out[f"{ours}_err"] = value, error
+
+    # Optional columns.
+    def optional_int(name: str) -> np.ndarray:
+        if name not in cols:
+            return np.zeros(n, dtype=np.int64)
+        values, _, bad = C.as_int(cols[name])
+        report.add(where, name, bad & keep, "not an integer", "read as 0 (unknown)", "warning")
+        values[bad | (values < 0)] = 0
+        return values
+
+    for name in ("fiberid", "gaia_source_id", "kic_id", "epic_id", "fibermask"):
+        out[name] = optional_int(name)
+    bad_fibre = (out["fiberid"] < 0) | (out["fiberid"] > 250)
+    report.add(where, "fiberid", bad_fibre & keep, "fibre ID outside 1-250", "read as 0", "warning")
+    out["fiberid"][bad_fibre] = 0
+    if "alt_lamp" in cols:
+        lamp, _, bad = C.as_bool(cols["alt_lamp"])
+        report.add(where, "alt_lamp", bad & keep, "not true/false", "read as false", "warning")
+        out["alt_lamp"] = lamp & ~bad
+    else:
+        out["alt_lamp"] = np.zeros(n, dtype=bool)
+    for name in ("designation", "objtype"):
+        if name in cols:
+            out[name] = C.as_text(cols[name])[0]
+        else:
+            out[name] = pa.nulls(n, type=pa.large_string())
+
+    mask = pa.array(keep)
+    for name, values in out.items():
+        out[name] = values.filter(mask) if isinstance(values, pa.Array) else values[keep]
+    return out

@@ -1,0 +1,284 @@
+"""Fake LAMOST MRS per-exposure catalogues with known truth (tests, benchmarks, examples).
+
+The tables have the real DR8 column layout (one row per spectrum and arm) so they go
+through the same reader as real data. Measurement noise follows the Table 4 law
+(:func:`~lkmrs_sched.reduction.uncertainty.published_laws`); RV offsets per
+(plate, spectrograph, exposure), the alternate-lamp shift, outliers and binaries can be
+injected. This module is not the survey simulator (which writes the same layout from a
+simulated observing log); it only needs NumPy and a seeded generator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from lkmrs_sched.reduction.readers import designation_from_coordinates
+from lkmrs_sched.reduction.uncertainty import PrecisionLaw, published_laws
+
+_BASE_MJD = 58390  # 2018 September
+
+
+@dataclass
+class FakeCatalogue:
+    """A fake catalogue and the truth behind it.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray
+        DR8-layout columns, one row per spectrum and arm (blue rows first).
+    stars : astropy.table.Table
+        Per star: ``uid``, ``plate``, ``spid``, true ``teff``, ``logg``, ``feh``, ``rv``,
+        ``binary_k`` (km/s semi-amplitude, 0 for single stars), ``snr`` (median S/N).
+    offsets : astropy.table.Table
+        Per (plate, spectrograph, exposure): ``planid``, ``spid``, ``lmjm``, injected
+        ``offset`` (km/s), ``alt_lamp``.
+    spectra : astropy.table.Table
+        Per spectrum: ``obsid``, ``star``, ``exposure`` (global index into ``offsets``'
+        exposures), ``snr``, outlier flags ``outlier_teff`` …, true ``rv`` including the
+        binary orbit.
+    """
+
+    columns: dict[str, np.ndarray]
+    stars: Table
+    offsets: Table
+    spectra: Table
+
+    def table(self) -> Table:
+        """The catalogue as an astropy Table."""
+        return Table(self.columns, copy=False)
+
+    def arrow(self) -> Any:
+        """The catalogue as a pyarrow Table."""
+        import pyarrow as pa
+
+        return pa.table(self.columns)
+
+
+def _planid(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """``TD`` + RA hhmmss + N/S + Dec ddmmss + ``K01`` (truncated; one per plate)."""
+    names = designation_from_coordinates(ra, dec)
+    return np.array([f"TD{x[1:7]}{'N' if x[10] == '+' else 'S'}{x[11:17]}K01" for x in names])
+
+
+def fake_catalogue(
+    *,
+    seed: int = 0,
+    n_plates: int = 1,
+    n_spid: int = 16,
+    stars_per_spid: int = 100,
+    n_exposures: int = 8,
+    snr_range: tuple[float, float] = (5.0, 200.0),
+    snr_epoch_scatter: float = 0.25,
+    exposure_scatter: float = 0.2,
+    lasp_min_snr: float = 10.0,
+    rv_offset_sigma: float = 0.0,
+    lamp_exposures: int = 0,
+    lamp_shift: float = 6.5,
+    outlier_fraction: float = 0.0,
+    outlier_range: tuple[float, float] = (8.0, 30.0),
+    binary_fraction: float = 0.0,
+    binary_k_range: tuple[float, float] = (5.0, 50.0),
+    presence: float = 1.0,
+    laws: dict[str, PrecisionLaw] | None = None,
+    both_arms: bool = True,
+) -> FakeCatalogue:
+    """Make a fake per-exposure catalogue.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the ``numpy.random.default_rng`` stream (no global state).
+    n_plates, n_spid, stars_per_spid, n_exposures : int
+        Survey size: every star sits on one fibre of one spectrograph of one plate.
+    snr_range : (float, float)
+        Range of the stars' median blue S/N (log-uniform).
+    snr_epoch_scatter, exposure_scatter : float
+        Log-normal scatter of S/N between a star's epochs and between exposures (dex-e).
+    lasp_min_snr : float
+        LASP parameters only for blue S/N at or above this.
+    rv_offset_sigma : float
+        σ of the injected per-(plate, spectrograph, exposure) RV offsets, km/s.
+    lamp_exposures : int
+        The first this many exposures of each plate use the alternate lamp (RV +lamp_shift).
+    lamp_shift : float
+        km/s.
+    outlier_fraction : float
+        Share of measurements (independently per parameter) given an error of
+        ``outlier_range`` × σ with random sign.
+    binary_fraction : float
+        Share of stars with a sinusoidal RV orbit of semi-amplitude in ``binary_k_range``.
+    presence : float
+        Chance that a star has a spectrum in a given exposure.
+    laws : dict, optional
+        σ(S/N) per parameter (default: Table 4).
+    both_arms : bool
+        Emit red-arm rows too (the real layout); else blue rows only.
+
+    Returns
+    -------
+    FakeCatalogue
+    """
+    rng = np.random.default_rng(seed)
+    laws = laws or published_laws()
+    n_star = n_plates * n_spid * stars_per_spid
+    star = np.arange(n_star)
+    plate_of = star // (n_spid * stars_per_spid)
+    spid_of = (star // stars_per_spid) % n_spid + 1
+    fiber_of = star % stars_per_spid + 1 + (250 - stars_per_spid) // 2
+
+    plate_ra = (60.0 + 25.0 * np.arange(n_plates)) % 360.0
+    plate_dec = 20.0 + 2.0 * (np.arange(n_plates) % 7)
+    rad = 2.4 * np.sqrt(rng.random(n_star))
+    ang = rng.uniform(0, 2 * np.pi, n_star)
+    dec = plate_dec[plate_of] + rad * np.sin(ang)
+    ra = (plate_ra[plate_of] + rad * np.cos(ang) / np.cos(np.radians(dec))) % 360.0
+    planids = _planid(plate_ra, plate_dec)
+
+    giant = rng.random(n_star) < 0.4
+    teff = np.where(giant, rng.normal(4800, 250, n_star), rng.normal(5800, 500, n_star))
+    logg = np.where(giant, rng.normal(2.5, 0.3, n_star), rng.normal(4.2, 0.25, n_star))
+    feh = rng.normal(-0.1, 0.25, n_star)
+    rv0 = rng.normal(0.0, 40.0, n_star)
+    lo, hi = np.log(snr_range[0]), np.log(snr_range[1])
+    snr_star = np.exp(rng.uniform(lo, hi, n_star))
+    binary = rng.random(n_star) < binary_fraction
+    k_amp = np.where(binary, rng.uniform(*binary_k_range, n_star), 0.0)
+    period = np.exp(rng.uniform(np.log(2.0), np.log(300.0), n_star))
+    phase = rng.uniform(0, 2 * np.pi, n_star)
+
+    # Exposures: 4 per visit night, nights ~10 d apart, per plate.
+    n_exp = n_plates * n_exposures
+    exp_plate = np.repeat(np.arange(n_plates), n_exposures)
+    k = np.tile(np.arange(n_exposures), n_plates)
+    day = _BASE_MJD + exp_plate + 10 * (k // 4)
+    lmjm = (day * 1440 + 20 * 60 + 23 * (k % 4)).astype(np.int64)
+    exp_factor = np.exp(rng.normal(0.0, exposure_scatter, n_exp))
+    alt = k < lamp_exposures
+    unit_offset = (
+        rng.normal(0.0, rv_offset_sigma, (n_exp, n_spid))
+        if rv_offset_sigma
+        else (np.zeros((n_exp, n_spid)))
+    )
+
+    # Spectra: every star in every exposure of its plate (minus absences).
+    per_plate = n_spid * stars_per_spid
+    s_idx = np.repeat(np.arange(n_plates), per_plate * n_exposures) * per_plate + np.tile(
+        np.repeat(np.arange(per_plate), n_exposures), n_plates
+    )
+    e_idx = np.repeat(np.arange(n_plates), per_plate * n_exposures) * n_exposures + np.tile(
+        np.arange(n_exposures), per_plate * n_plates
+    )
+    if presence < 1.0:
+        here = rng.random(s_idx.size) < presence
+        s_idx, e_idx = s_idx[here], e_idx[here]
+    n_spec = s_idx.size
+    snr = snr_star[s_idx] * exp_factor[e_idx] * np.exp(rng.normal(0, snr_epoch_scatter, n_spec))
+    snr_r = snr * np.exp(rng.normal(0.25, 0.1, n_spec))
+    mjd = lmjm[e_idx] / 1440.0 - 8.0 / 24.0
+    rv_true = rv0[s_idx] + k_amp[s_idx] * np.sin(2 * np.pi * mjd / period[s_idx] + phase[s_idx])
+
+    truth = {"teff": teff[s_idx], "logg": logg[s_idx], "feh": feh[s_idx], "rv": rv_true}
+    measured: dict[str, np.ndarray] = {}
+    errors: dict[str, np.ndarray] = {}
+    outliers: dict[str, np.ndarray] = {}
+    for name, law in laws.items():
+        sigma = np.clip(law(snr), 1e-6, None)
+        value = truth[name] + rng.normal(0.0, 1.0, n_spec) * sigma
+        out = rng.random(n_spec) < outlier_fraction
+        amp = rng.uniform(*outlier_range, n_spec) * rng.choice([-1.0, 1.0], n_spec)
+        value = np.where(out, value + amp * sigma, value)
+        measured[name], errors[name], outliers[name] = value, sigma, out
+    shift = unit_offset[e_idx, spid_of[s_idx] - 1] + np.where(alt[e_idx], lamp_shift, 0.0)
+    rv_b = measured["rv"] + shift
+    sig_r = np.clip(laws["rv"](snr_r), 1e-6, None)
+    rv_r = rv_true + shift + rng.normal(0, 1, n_spec) * sig_r
+    lasp = snr >= lasp_min_snr
+
+    obsid = 700_000_000 + np.arange(n_spec, dtype=np.int64)
+    uid = np.char.mod("G%013d", 1_000_000 + star).astype(str)
+    designation = designation_from_coordinates(ra, dec)
+    gaia = (2_000_000_000_000_000_000 // 2 + star.astype(np.int64) * 7919).astype(np.int64)
+    kic = np.where(plate_of == 0, 1_000_000 + star, 0).astype(np.int64)
+    epic = np.where(plate_of > 0, 200_000_000 + star, 0).astype(np.int64)
+
+    def both(blue: np.ndarray, red: np.ndarray | None = None) -> np.ndarray:
+        if not both_arms:
+            return blue
+        return np.concatenate([blue, blue if red is None else red])
+
+    nan = np.full(n_spec, np.nan)
+
+    def lasp_col(values: np.ndarray) -> np.ndarray:
+        return both(np.where(lasp, values, np.nan), nan)
+
+    cols: dict[str, np.ndarray] = {
+        "obsid": both(obsid),
+        "uid": both(uid[s_idx]),
+        "gp_id": both(star[s_idx].astype(np.int64) + 1),
+        "designation": both(designation[s_idx]),
+        "obsdate": both(np.full(n_spec, "2018-10-01")),
+        "lmjd": both((lmjm[e_idx] // 1440).astype(np.int32)),
+        "mjd": both((lmjm[e_idx] // 1440 - 1).astype(np.int32)),
+        "planid": both(planids[exp_plate[e_idx]]),
+        "spid": both(spid_of[s_idx].astype(np.int16)),
+        "fiberid": both(fiber_of[s_idx].astype(np.int16)),
+        "lmjm": both(lmjm[e_idx]),
+        "band": both(np.full(n_spec, "B"), np.full(n_spec, "R")),
+        "ra_obs": both(ra[s_idx]),
+        "dec_obs": both(dec[s_idx]),
+        "snr": both(snr.astype(np.float32), snr_r.astype(np.float32)),
+        "gaia_source_id": both(gaia[s_idx]),
+        "gaia_g_mean_mag": both(np.full(n_spec, 13.5, dtype=np.float32)),
+        "rv_b0": both(rv_b, nan),
+        "rv_b0_err": both(errors["rv"], nan),
+        "rv_r0": both(nan, rv_r),
+        "rv_r0_err": both(nan, sig_r),
+        "rv_lasp0": lasp_col(rv_b),
+        "rv_lasp0_err": lasp_col(errors["rv"]),
+        "teff_lasp": lasp_col(measured["teff"]),
+        "teff_lasp_err": lasp_col(errors["teff"]),
+        "logg_lasp": lasp_col(measured["logg"]),
+        "logg_lasp_err": lasp_col(errors["logg"]),
+        "feh_lasp": lasp_col(measured["feh"]),
+        "feh_lasp_err": lasp_col(errors["feh"]),
+        "moon_angle": both(np.full(n_spec, 60.0, dtype=np.float32)),
+        "lunardate": both(np.full(n_spec, 12, dtype=np.int16)),
+        "moon_flg": both(np.zeros(n_spec, dtype=np.int16)),
+        "bad_b": both(np.zeros(n_spec, dtype=np.int16)),
+        "bad_r": both(np.zeros(n_spec, dtype=np.int16)),
+        "fibermask": both(np.zeros(n_spec, dtype=np.int32)),
+        "alt_lamp": both(alt[e_idx]),
+        "kic_id": both(kic[s_idx]),
+        "epic_id": both(epic[s_idx]),
+        "objtype": both(np.full(n_spec, "target")),
+    }
+
+    stars = Table()
+    stars["uid"] = uid
+    stars["plate"] = plate_of
+    stars["spid"] = spid_of
+    stars["teff"], stars["logg"], stars["feh"], stars["rv"] = teff, logg, feh, rv0
+    stars["binary_k"] = k_amp
+    stars["snr"] = snr_star
+
+    offsets = Table()
+    offsets["planid"] = np.repeat(planids[exp_plate], n_spid)
+    offsets["exposure"] = np.repeat(np.arange(n_exp), n_spid)
+    offsets["lmjm"] = np.repeat(lmjm, n_spid)
+    offsets["spid"] = np.tile(np.arange(1, n_spid + 1), n_exp)
+    offsets["offset"] = unit_offset.ravel()
+    offsets["alt_lamp"] = np.repeat(alt, n_spid)
+
+    spectra = Table()
+    spectra["obsid"] = obsid
+    spectra["star"] = s_idx
+    spectra["exposure"] = e_idx
+    spectra["snr"] = snr
+    spectra["rv"] = rv_true
+    for name, out in outliers.items():
+        spectra[f"outlier_{name}"] = out
+    return FakeCatalogue(cols, stars, offsets, spectra)

@@ -1,0 +1,122 @@
+"""Write the products of a reduction (all files atomically).
+
+DIR/catalog.fits, catalog.ecsv, catalog.csv   Table 3: per-star parameters
+DIR/uncertainty.json, uncertainty.ecsv        Table 4: Eq. 4 per parameter
+DIR/rv_zero_points.ecsv                       offsets per (plate, spid, exposure)
+DIR/rv_zero_point_plates.ecsv                 per-plate status of the correction
+DIR/rv_variables.ecsv                         RV-variable candidates (either test)
+DIR/read_report.json                          rows excluded / values set missing
+DIR/summary.json                              counts, headline numbers, timings
+DIR/rv_zero_points.png, uncertainty.png       Figure A1 and Figure 8 analogues
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from lkmrs_sched.atomic import atomic_path, write_json
+from lkmrs_sched.reduction.pipeline import ReductionResult
+from lkmrs_sched.reduction.uncertainty import precision_table, published_laws
+
+CATALOGUE_FORMATS = {"fits": "fits", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
+
+
+def write_table(table: Table, path: str | os.PathLike[str], fmt: str) -> Path:
+    """Write one astropy table atomically in the given astropy format."""
+    with atomic_path(path) as tmp:
+        table.write(tmp, format=fmt)
+    return Path(path)
+
+
+def _plain(table: Table) -> Table:
+    """Copy with JSON/YAML-safe metadata (plain Python numbers)."""
+    out = table.copy(copy_data=False)
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, np.generic):
+            return v.item()
+        return v
+
+    out.meta = clean(dict(table.meta))
+    return out
+
+
+def write_outputs(
+    result: ReductionResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    figures: bool = True,
+    progress: bool = False,
+) -> list[Path]:
+    """Write every product of ``result`` into ``out_dir`` (created if needed).
+
+    Returns
+    -------
+    list of Path
+        Files written.
+    """
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    catalogue = _plain(result.catalogue)
+    catalogue.meta["config"] = {k: v for k, v in vars(result.config).items()}
+    jobs = [(f"catalog.{ext}", fmt) for ext, fmt in CATALOGUE_FORMATS.items()]
+    bar = tqdm(
+        total=len(jobs) + 6 + (2 if figures else 0),
+        desc="write",
+        unit="file",
+        disable=not progress,
+        leave=False,
+    )
+    with bar:
+        for name, fmt in jobs:
+            t = catalogue
+            if fmt != "ascii.ecsv":  # FITS headers and CSV cannot hold nested meta
+                t = catalogue.copy(copy_data=False)
+                t.meta = {k: v for k, v in catalogue.meta.items() if isinstance(v, str | int)}
+            written.append(write_table(t, out / name, fmt))
+            bar.update()
+        write_json(out / "uncertainty.json", result.uncertainty_dict())
+        written.append(out / "uncertainty.json")
+        written.append(
+            write_table(precision_table(result.precision), out / "uncertainty.ecsv", "ascii.ecsv")
+        )
+        bar.update(2)
+        written.append(
+            write_table(
+                _plain(result.zero_points.offsets), out / "rv_zero_points.ecsv", "ascii.ecsv"
+            )
+        )
+        written.append(
+            write_table(
+                _plain(result.zero_points.plates), out / "rv_zero_point_plates.ecsv", "ascii.ecsv"
+            )
+        )
+        bar.update(2)
+        var = result.variables
+        cand = _plain(var[np.asarray(var["var_range"]) | np.asarray(var["var_chi2"])])
+        written.append(write_table(cand, out / "rv_variables.ecsv", "ascii.ecsv"))
+        write_json(out / "read_report.json", result.spectra.report.to_dict())
+        written.append(out / "read_report.json")
+        write_json(out / "summary.json", result.summary())
+        written.append(out / "summary.json")
+        bar.update(2)
+        if figures:
+            from lkmrs_sched.reduction.figures import plot_precision, plot_zero_points
+
+            plot_zero_points(result.zero_points, out / "rv_zero_points.png")
+            written.append(out / "rv_zero_points.png")
+            bar.update()
+            plot_precision(result.precision, out / "uncertainty.png", published=published_laws())
+            written.append(out / "uncertainty.png")
+            bar.update()
+    return written

@@ -1,0 +1,344 @@
+"""Run every reduction step in order, for real or synthetic catalogues alike.
+
+    read → RV zero points (lamp shift first) → per-star combination (Eq. 1–2)
+         → internal precision per parameter (Eq. 3–4) → RV-variable candidates
+
+:func:`reduce_spectra` works on a :class:`~lkmrs_sched.reduction.readers.SpectrumSet`;
+:func:`reduce_files` reads catalogue files first. Writing the results is
+:func:`lkmrs_sched.reduction.outputs.write_outputs`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from lkmrs_sched.errors import InputError
+from lkmrs_sched.reduction import rv_zero_point as zp_mod
+from lkmrs_sched.reduction.combine import combine_epochs
+from lkmrs_sched.reduction.readers import PARAMETERS, UNITS, SpectrumSet, read_exposures
+from lkmrs_sched.reduction.uncertainty import (
+    QUOTED_SNR,
+    PrecisionFit,
+    fit_internal_precision,
+    published_laws,
+)
+from lkmrs_sched.reduction.variability import rv_variability
+
+#: Zero-point methods: common constant stars, external reference RVs, or lamp shift only.
+ZERO_POINT_METHODS = ("common", "reference", "none")
+
+
+@dataclass(frozen=True)
+class ReductionConfig:
+    """Options of the reduction (defaults follow the brief and the paper).
+
+    Attributes
+    ----------
+    rv_column, rv_error_column : str
+        Catalogue RV column (km/s) and its error column (default ``<rv_column>_err``).
+    zero_point : str
+        One of :data:`ZERO_POINT_METHODS`.
+    reference_rv : str
+        Reference RV file for ``zero_point="reference"``.
+    iterations : int
+        Passes of the common-constant-star method.
+    max_scatter : float
+        Constant-star threshold, km/s.
+    min_plate_spectra : int
+        Plates with fewer usable spectra are left out of the zero-point correction.
+    min_exposure_fraction : float
+        Exposures with fewer usable spectra than this share of the plate median are
+        not used for zero points.
+    min_zero_point_stars : int
+        Constant stars needed per (spectrograph, exposure).
+    zero_point_weighting : str
+        "inverse-variance" (1/rv_err²) or "snr2".
+    reference_floor : float
+        Noise floor of the reference-RV fit, km/s.
+    reference_min_stars : int
+        Reference stars needed per (spectrograph, exposure).
+    lamp_shift : float
+        km/s subtracted from alternate-lamp exposures.
+    min_snr : float
+        Epochs below this S/N are not combined.
+    recompute_means : bool
+        See :func:`~lkmrs_sched.reduction.uncertainty.fit_internal_precision`.
+    variability_nsigma, variability_p : float
+        Thresholds of the range and χ² RV-variability criteria.
+    """
+
+    rv_column: str = "rv_lasp0"
+    rv_error_column: str | None = None
+    zero_point: str = "common"
+    reference_rv: str = ""
+    iterations: int = 1
+    max_scatter: float = 1.0
+    min_plate_spectra: int = 540
+    min_exposure_fraction: float = 0.5
+    min_zero_point_stars: int = 3
+    zero_point_weighting: str = "inverse-variance"
+    reference_floor: float = 1.0
+    reference_min_stars: int = 5
+    lamp_shift: float = zp_mod.LAMP_SHIFT
+    min_snr: float = 0.0
+    recompute_means: bool = True
+    variability_nsigma: float = 3.0
+    variability_p: float = 1e-3
+
+    def check(self) -> None:
+        """Raise :class:`InputError` for impossible values."""
+        if self.zero_point not in ZERO_POINT_METHODS:
+            raise InputError("--zero-point", self.zero_point, ", ".join(ZERO_POINT_METHODS))
+        if self.zero_point == "reference" and not self.reference_rv:
+            raise InputError(
+                "--reference-rv", ..., "a reference RV file", "needed for --zero-point reference"
+            )
+        if self.iterations < 1:
+            raise InputError("--iterations", self.iterations, "an integer >= 1")
+        if self.zero_point_weighting not in zp_mod.WEIGHTINGS:
+            raise InputError(
+                "--zero-point-weighting", self.zero_point_weighting, ", ".join(zp_mod.WEIGHTINGS)
+            )
+        for name in ("max_scatter", "reference_floor", "variability_nsigma"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"--{name.replace('_', '-')}", getattr(self, name), "> 0")
+        if not 0 < self.variability_p < 1:
+            raise InputError("--chi2-p", self.variability_p, "0 < p < 1")
+        if self.min_plate_spectra < 0 or self.min_snr < 0:
+            raise InputError("--min-plate-spectra/--min-snr", ..., ">= 0")
+
+
+@dataclass
+class ReductionResult:
+    """Everything the reduction produced.
+
+    Attributes
+    ----------
+    spectra : SpectrumSet
+        Spectra with ``rv`` zero-point corrected; ``rv_raw`` as read, ``rv_correction``
+        subtracted (km/s).
+    zero_points : ZeroPoints
+    catalogue : astropy.table.Table
+        Table 3 (see :func:`~lkmrs_sched.reduction.combine.combine_epochs`).
+    precision : dict of str to PrecisionFit
+        Eq. 4 fit per parameter.
+    variables : astropy.table.Table
+        RV-variability statistics of every star with ≥ 2 RVs, with ``name`` and ``uid``.
+    timings : dict of str to float
+        Seconds per step.
+    config : ReductionConfig
+    """
+
+    spectra: SpectrumSet
+    zero_points: zp_mod.ZeroPoints
+    catalogue: Table
+    precision: dict[str, PrecisionFit]
+    variables: Table
+    timings: dict[str, float] = field(default_factory=dict)
+    config: ReductionConfig = field(default_factory=ReductionConfig)
+
+    def uncertainty_dict(self) -> dict[str, Any]:
+        """``{parameter: {a, b, c, sigma_at_snr: {"10", "20", "50"}, outlier_fraction, …}}``."""
+        return {p: f.to_dict() for p, f in self.precision.items()}
+
+    def summary(self) -> dict[str, Any]:
+        """Counts and headline numbers (JSON-ready)."""
+        zp = self.zero_points
+        ok_units = int(np.count_nonzero(np.isfinite(np.asarray(zp.offsets["offset"], float))))
+        var = self.variables.meta
+        return {
+            "n_rows_read": self.spectra.report.n_rows_read,
+            "n_rows_excluded": self.spectra.report.n_rows_excluded,
+            "n_issues": len(self.spectra.report.issues),
+            "n_spectra": len(self.spectra.spectra),
+            "n_stars": len(self.catalogue),
+            "n_plates": len(self.spectra.plates),
+            "n_exposures": len(self.spectra.exposures),
+            "zero_point_method": zp.method,
+            "zero_point_units": len(zp.offsets),
+            "zero_point_units_determined": ok_units,
+            "plates_skipped": zp.skipped_plates() if zp.method == "common-constant-stars" else [],
+            "n_alt_lamp_exposures": int(np.count_nonzero(self.spectra.exposures["alt_lamp"])),
+            "sigma_at_snr20": {
+                p: f.to_dict()["sigma_at_snr"]["20"] for p, f in self.precision.items()
+            },
+            "rv_variables": {
+                k: int(var.get(k, 0))
+                for k in ("n_tested", "n_var_range", "n_var_chi2", "n_var_both")
+            },
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+    def summary_line(self) -> str:
+        """One line for the end of the command."""
+        s = self.summary()
+        sig = ", ".join(
+            f"{p} {v:.3g} {UNITS[p]}" if v is not None else f"{p} n/a"
+            for p, v in s["sigma_at_snr20"].items()
+        )
+        skipped = f", {len(s['plates_skipped'])} plates skipped" if s["plates_skipped"] else ""
+        return (
+            f"reduced {s['n_spectra']} spectra of {s['n_stars']} stars on {s['n_plates']} "
+            f"plates ({s['n_exposures']} exposures); zero points {s['zero_point_method']}: "
+            f"{s['zero_point_units_determined']}/{s['zero_point_units']} units{skipped}; "
+            f"sigma at S/N 20: {sig}; RV variables: {s['rv_variables']['n_var_range']} (range), "
+            f"{s['rv_variables']['n_var_chi2']} (chi2) of {s['rv_variables']['n_tested']}; "
+            f"{s['n_rows_excluded']} input rows excluded"
+        )
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, disable=not enabled, unit="step", leave=False)
+
+
+def reduce_spectra(
+    spectra: SpectrumSet,
+    config: ReductionConfig | None = None,
+    *,
+    reference: Table | None = None,
+    progress: bool = False,
+) -> ReductionResult:
+    """Run the reduction on spectra already read.
+
+    Parameters
+    ----------
+    spectra : SpectrumSet
+    config : ReductionConfig, optional
+    reference : astropy.table.Table, optional
+        Reference RVs (from :func:`~lkmrs_sched.reduction.rv_zero_point.read_reference_rvs`);
+        read from ``config.reference_rv`` when needed and not given.
+    progress : bool
+        Show a tqdm progress bar over the steps.
+
+    Returns
+    -------
+    ReductionResult
+    """
+    cfg = config or ReductionConfig()
+    cfg.check()
+    timings: dict[str, float] = {}
+    steps = 3 + len(PARAMETERS)
+    with _progress(steps, progress, "reduce") as bar:
+        t0 = time.perf_counter()
+        bar.set_postfix_str("RV zero points")
+        if cfg.zero_point == "common":
+            zp = zp_mod.rv_zero_points(
+                spectra,
+                iterations=cfg.iterations,
+                max_scatter=cfg.max_scatter,
+                min_plate_spectra=cfg.min_plate_spectra,
+                min_exposure_fraction=cfg.min_exposure_fraction,
+                min_stars=cfg.min_zero_point_stars,
+                lamp_shift=cfg.lamp_shift,
+                weighting=cfg.zero_point_weighting,
+            )
+        elif cfg.zero_point == "reference":
+            ref = (
+                reference if reference is not None else zp_mod.read_reference_rvs(cfg.reference_rv)
+            )
+            zp = zp_mod.rv_zero_points_reference(
+                spectra,
+                ref,
+                floor=cfg.reference_floor,
+                min_stars=cfg.reference_min_stars,
+                lamp_shift=cfg.lamp_shift,
+            )
+        else:
+            zp = zp_mod.no_zero_points(spectra, lamp_shift=cfg.lamp_shift)
+        sp = spectra.spectra.copy(copy_data=False)
+        sp["rv_raw"] = sp["rv"]
+        sp["rv"] = zp.apply(np.asarray(spectra.spectra["rv"]))
+        sp["rv"].unit = "km / s"
+        sp["rv_correction"] = zp.correction
+        corrected = SpectrumSet(
+            sp, spectra.stars, spectra.exposures, spectra.plates, spectra.report, spectra.rv_column
+        )
+        timings["zero_points"] = time.perf_counter() - t0
+        bar.update()
+
+        t0 = time.perf_counter()
+        bar.set_postfix_str("per-star combination")
+        catalogue = combine_epochs(corrected, min_snr=cfg.min_snr)
+        timings["combine"] = time.perf_counter() - t0
+        bar.update()
+
+        codes = np.asarray(sp["star"])
+        n_stars = len(spectra.stars)
+        precision: dict[str, PrecisionFit] = {}
+        for p in PARAMETERS:
+            t0 = time.perf_counter()
+            bar.set_postfix_str(f"internal precision {p}")
+            snr = np.asarray(sp["rv_snr"] if p == "rv" else sp["snr"], dtype=float)
+            values = np.asarray(sp[p], dtype=float)
+            if cfg.min_snr > 0:
+                values = np.where(snr >= cfg.min_snr, values, np.nan)
+            precision[p] = fit_internal_precision(
+                codes,
+                values,
+                snr,
+                n_groups=n_stars,
+                parameter=p,
+                unit=UNITS[p],
+                recompute_means=cfg.recompute_means,
+            )
+            timings[f"precision_{p}"] = time.perf_counter() - t0
+            bar.update()
+
+        t0 = time.perf_counter()
+        bar.set_postfix_str("RV variables")
+        law = precision["rv"].law if precision["rv"].law.ok else published_laws()["rv"]
+        variables = rv_variability(
+            codes,
+            np.asarray(sp["rv"]),
+            np.asarray(sp["rv_snr"]),
+            law,
+            n_stars,
+            nsigma=cfg.variability_nsigma,
+            p_threshold=cfg.variability_p,
+        )
+        variables.meta["law_source"] = "fit" if precision["rv"].law.ok else "Table 4"
+        star = np.asarray(variables["star"])
+        variables.add_column(np.asarray(spectra.stars["designation"])[star], name="name", index=0)
+        variables.add_column(np.asarray(spectra.stars["uid"])[star], name="uid", index=1)
+        timings["variability"] = time.perf_counter() - t0
+        bar.update()
+    return ReductionResult(corrected, zp, catalogue, precision, variables, timings, cfg)
+
+
+def reduce_files(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    config: ReductionConfig | None = None,
+    *,
+    column_map: Mapping[str, str] | Sequence[str] | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> ReductionResult:
+    """Read catalogue files and reduce them (see :func:`reduce_spectra`)."""
+    cfg = config or ReductionConfig()
+    cfg.check()
+    t0 = time.perf_counter()
+    spectra = read_exposures(
+        paths,
+        column_map=column_map,
+        rv_column=cfg.rv_column,
+        rv_error_column=cfg.rv_error_column,
+        strict=strict,
+    )
+    read_time = time.perf_counter() - t0
+    result = reduce_spectra(spectra, cfg, progress=progress)
+    result.timings = {"read": read_time, **result.timings}
+    return result
+
+
+def quoted_sigmas(result: ReductionResult) -> dict[str, dict[int, float]]:
+    """σ at S/N 10, 20, 50 per parameter (Table 4's columns)."""
+    return {p: {s: float(f.law(s)) for s in QUOTED_SNR} for p, f in result.precision.items()}

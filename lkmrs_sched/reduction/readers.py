@@ -1,0 +1,420 @@
+"""Read LAMOST MRS per-exposure catalogues (real DR8 or this project's synthetic ones).
+
+Inputs are FITS, ECSV, CSV (optionally gzipped) or Parquet tables with the DR8 column
+names (see :mod:`lkmrs_sched.reduction.columns`), one row per spectrum and arm, or an
+in-memory astropy Table / pyarrow Table / dict of arrays in the same layout. A column
+map renames a catalogue's columns to ours (``{"SNR_B": "snr"}``); names also match
+case-insensitively.
+
+Everything is checked and nothing is dropped silently: missing required columns raise
+:class:`~lkmrs_sched.errors.InputError`; bad rows (NaN or negative S/N, unreadable IDs,
+duplicate spectra, …) are excluded and counted in the :class:`ReadReport`, per file and
+column; bad parameter values are treated as missing and counted too.
+
+The result is one :class:`SpectrumSet`: a table with one row per spectrum (the two arms
+of an ``obsid`` joined), plus small tables of stars, exposures and plates that the
+spectra point into by integer code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from lkmrs_sched.errors import InputError
+from lkmrs_sched.reduction import columns as C
+from lkmrs_sched.reduction.checks import check_rows, wanted_columns
+from lkmrs_sched.reduction.column_map import parse_column_map
+from lkmrs_sched.reduction.groups import factorize
+from lkmrs_sched.reduction.loaders import load_columns, table_columns
+from lkmrs_sched.reduction.report import ReadReport
+
+#: Parameters combined per star, with the internal column names of the spectra table.
+PARAMETERS: tuple[str, ...] = ("teff", "logg", "feh", "rv")
+#: Units of the internal parameter columns.
+UNITS: dict[str, str] = {"teff": "K", "logg": "dex", "feh": "dex", "rv": "km / s"}
+
+
+@dataclass
+class SpectrumSet:
+    """Spectra of one reduction, joined over arms, with their stars, exposures and plates.
+
+    Attributes
+    ----------
+    spectra : astropy.table.Table
+        One row per spectrum (exposure × fibre): ``obsid``, ``star``, ``exposure``,
+        ``plate`` (integer codes into the tables below), ``spid``, ``fiberid``, ``ra``,
+        ``dec`` (deg), ``snr`` (blue-arm S/N), ``snr_r`` (red-arm S/N), ``teff``,
+        ``teff_err`` (K), ``logg``, ``logg_err``, ``feh``, ``feh_err`` (dex), ``rv``,
+        ``rv_err`` (km/s, from ``rv_column``), ``rv_snr`` (S/N of the RV's arm),
+        ``fibermask``. Missing values are NaN.
+    stars : astropy.table.Table
+        One row per star (``uid``): ``uid``, ``designation``, ``kic_id``, ``epic_id``,
+        ``gaia_source_id`` (0 when unknown), ``objtype``.
+    exposures : astropy.table.Table
+        One row per exposure (``planid`` × ``lmjm``): ``plate``, ``planid``, ``lmjm``,
+        ``mjd`` (UTC MJD = lmjm/1440 − 8/24), ``alt_lamp``, ``n_spectra``.
+    plates : astropy.table.Table
+        One row per plan ID: ``planid``, ``n_exposures``, ``n_spectra``.
+    report : ReadReport
+        Everything the reader excluded or treated as missing.
+    rv_column : str
+        Catalogue column the RVs came from.
+    """
+
+    spectra: Table
+    stars: Table
+    exposures: Table
+    plates: Table
+    report: ReadReport = field(default_factory=ReadReport)
+    rv_column: str = "rv_lasp0"
+
+    def __len__(self) -> int:
+        return len(self.spectra)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    import pyarrow as pa
+
+    out: dict[str, Any] = {}
+    for name in parts[0]:
+        first = parts[0][name]
+        if isinstance(first, pa.Array):
+            chunks = [p[name].cast(pa.large_string()) for p in parts]
+            out[name] = pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+        else:
+            out[name] = np.concatenate([p[name] for p in parts])
+    return out
+
+
+def _duplicates(*keys: np.ndarray) -> np.ndarray:
+    """Rows whose key tuple already occurred earlier (first occurrence is kept)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((np.arange(n), *reversed(keys)))
+    same = np.ones(n - 1, dtype=bool)
+    for k in keys:
+        ks = k[order]
+        same &= ks[1:] == ks[:-1]
+    dup = np.zeros(n, dtype=bool)
+    dup[order[1:][same]] = True
+    return dup
+
+
+def designation_from_coordinates(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """LAMOST-style ``Jhhmmss.ss+ddmmss.s`` names from coordinates (deg), truncated."""
+    if ra.size == 0:
+        return np.array([], dtype=str)
+    cs = np.floor(ra / 15.0 * 360000.0 + 1e-6).astype(np.int64) % 8640000  # 0.01 s of time
+    hh, rem = np.divmod(cs, 360000)
+    mm, rem = np.divmod(rem, 6000)
+    sign = np.where(dec < 0, "-", "+")
+    ds = np.floor(np.abs(dec) * 36000.0 + 1e-6).astype(np.int64)  # 0.1 arcsec
+    dd, drem = np.divmod(ds, 36000)
+    dm, drem = np.divmod(drem, 600)
+    parts = [
+        np.char.mod("J%02d", hh),
+        np.char.mod("%02d", mm),
+        np.char.mod("%05.2f", rem / 100.0),
+        sign,
+        np.char.mod("%02d", dd),
+        np.char.mod("%02d", dm),
+        np.char.mod("%04.1f", drem / 10.0),
+    ]
+    out = parts[0]
+    for p in parts[1:]:
+        out = np.char.add(out, p)
+    return out
+
+
+def _assemble(
+    rows: dict[str, Any], files: np.ndarray, names: list[str], report: ReadReport, rv_column: str
+) -> SpectrumSet:
+    """Join arm rows into spectra and build the star / exposure / plate tables."""
+    import pyarrow as pa
+
+    # Duplicate rows: same obsid and arm (within or across files).
+    dup = _duplicates(rows["obsid"], rows["blue"])
+    for k in np.flatnonzero(np.bincount(files[dup], minlength=len(names))):
+        report.add(
+            names[k],
+            "obsid",
+            int(np.count_nonzero(dup & (files == k))),
+            "duplicate spectrum (same obsid and band as an earlier row)",
+            "later copies excluded",
+            "error",
+        )
+    if dup.any():
+        keep = ~dup
+        mask = pa.array(keep)
+        rows = {
+            k: (v.filter(mask) if isinstance(v, pa.Array) else v[keep]) for k, v in rows.items()
+        }
+        files = files[keep]
+
+    star_code, uids = factorize(rows["uid"])
+    plate_code, planids = factorize(rows["planid"])
+    obsids, spec = np.unique(rows["obsid"], return_inverse=True)
+    n_spec = obsids.size
+    blue = rows["blue"]
+    b_idx, r_idx = np.flatnonzero(blue), np.flatnonzero(~blue)
+
+    def per_spectrum(values: np.ndarray, fill: Any, red_too: bool = True) -> np.ndarray:
+        out = np.full(n_spec, fill, dtype=values.dtype)
+        if red_too:
+            out[spec[r_idx]] = values[r_idx]
+        out[spec[b_idx]] = values[b_idx]
+        return out
+
+    # Identity per spectrum (blue row wins); report arms that disagree.
+    ident: dict[str, np.ndarray] = {}
+    for name, values in (
+        ("star", star_code),
+        ("plate", plate_code),
+        ("lmjm", rows["lmjm"]),
+        ("spid", rows["spid"]),
+    ):
+        ident[name] = per_spectrum(values, -1)
+        clash = values != ident[name][spec]
+        for k in np.flatnonzero(np.bincount(files[clash], minlength=len(names))):
+            report.add(
+                names[k],
+                {"star": "uid", "plate": "planid"}.get(name, name),
+                int(np.count_nonzero(clash & (files == k))),
+                "blue and red rows of one obsid disagree",
+                "blue row's value used",
+                "warning",
+            )
+
+    exp_key = (ident["plate"].astype(np.int64) << 32) | ident["lmjm"]
+    exp_keys, exposure = np.unique(exp_key, return_inverse=True)
+    n_exp = exp_keys.size
+
+    spectra = Table()
+    spectra["obsid"] = obsids
+    spectra["star"] = ident["star"]
+    spectra["exposure"] = exposure.astype(np.int64)
+    spectra["plate"] = ident["plate"]
+    spectra["spid"] = ident["spid"].astype(np.int16)
+    spectra["fiberid"] = per_spectrum(rows["fiberid"], 0).astype(np.int16)
+    spectra["ra"] = per_spectrum(rows["ra"], np.nan)
+    spectra["dec"] = per_spectrum(rows["dec"], np.nan)
+    snr_b = np.full(n_spec, np.nan)
+    snr_b[spec[b_idx]] = rows["snr"][b_idx]
+    snr_r = np.full(n_spec, np.nan)
+    snr_r[spec[r_idx]] = rows["snr"][r_idx]
+    spectra["snr"], spectra["snr_r"] = snr_b, snr_r
+    for p in PARAMETERS:
+        for name in (p, f"{p}_err"):
+            col = np.full(n_spec, np.nan)
+            src = r_idx if (p == "rv" and C.rv_arm(rv_column) == "R") else b_idx
+            col[spec[src]] = rows[name][src]
+            spectra[name] = col
+            spectra[name].unit = UNITS[p]
+    spectra["rv_snr"] = snr_r if C.rv_arm(rv_column) == "R" else snr_b
+    spectra["fibermask"] = per_spectrum(rows["fibermask"], 0)
+    spectra["ra"].unit = spectra["dec"].unit = "deg"
+
+    # One spectrum per star and exposure: keep the best S/N, report the others.
+    best = np.where(np.isfinite(snr_b), snr_b, np.where(np.isfinite(snr_r), snr_r, -1.0))
+    order = np.lexsort((-best, exposure, ident["star"]))
+    s_sorted, e_sorted = ident["star"][order], exposure[order]
+    again = np.zeros(n_spec, dtype=bool)
+    again[order[1:][(s_sorted[1:] == s_sorted[:-1]) & (e_sorted[1:] == e_sorted[:-1])]] = True
+    if again.any():
+        spec_file = per_spectrum(files, 0)
+        for k in np.flatnonzero(np.bincount(spec_file[again], minlength=len(names))):
+            report.add(
+                names[k],
+                "uid",
+                int(np.count_nonzero(again & (spec_file == k))),
+                "star observed twice in one exposure (two fibres)",
+                "lower-S/N spectrum excluded",
+                "error",
+            )
+        spectra = spectra[~again]
+
+    # Rows used = arm rows of the spectra kept.
+    report.n_rows_used = int(np.count_nonzero(~again[spec]))
+
+    stars = _star_table(rows, star_code, uids, spectra)
+    exposures = Table()
+    exposures["plate"] = (exp_keys >> 32).astype(np.int64)
+    exposures["planid"] = planids[exposures["plate"]] if planids.size else np.array([], str)
+    exposures["lmjm"] = exp_keys & 0xFFFFFFFF
+    exposures["mjd"] = exposures["lmjm"] / 1440.0 - 8.0 / 24.0
+    exposures["mjd"].unit = "d"
+    lamp_rows = np.bincount(exposure[spec], weights=rows["alt_lamp"], minlength=n_exp)
+    all_rows = np.bincount(exposure[spec], minlength=n_exp)
+    mixed = (lamp_rows > 0) & (lamp_rows < all_rows)
+    report.add(
+        "all inputs",
+        "alt_lamp",
+        int(np.count_nonzero(mixed)),
+        "exposures whose rows disagree on alt_lamp",
+        "exposure treated as alternate-lamp",
+        "warning",
+    )
+    exposures["alt_lamp"] = lamp_rows > 0
+    exposures["n_spectra"] = np.bincount(np.asarray(spectra["exposure"]), minlength=n_exp)
+
+    plates = Table()
+    plates["planid"] = planids
+    plates["n_exposures"] = np.bincount(np.asarray(exposures["plate"]), minlength=planids.size)
+    plates["n_spectra"] = np.bincount(np.asarray(spectra["plate"]), minlength=planids.size)
+    return SpectrumSet(spectra, stars, exposures, plates, report, rv_column)
+
+
+def _star_table(
+    rows: dict[str, Any], star_code: np.ndarray, uids: np.ndarray, spectra: Table
+) -> Table:
+    import pyarrow.compute as pc
+
+    n_star = uids.size
+    stars = Table()
+    stars["uid"] = uids
+    # First row of each star that names it, for the designation and object type.
+    n_rows = star_code.size
+    for name in ("designation", "objtype"):
+        text = rows[name]
+        present = np.flatnonzero(~np.asarray(pc.is_null(text).to_numpy(zero_copy_only=False)))
+        first = np.full(n_star, n_rows, dtype=np.int64)
+        np.minimum.at(first, star_code[present], present)
+        have = first < n_rows
+        values = np.full(n_star, "", dtype=object)
+        if have.any():
+            values[have] = np.asarray(text.take(first[have]).to_pylist(), dtype=object)
+        stars[name] = values.astype(str)
+    for name in ("kic_id", "epic_id", "gaia_source_id"):
+        ids = np.zeros(n_star, dtype=np.int64)
+        np.maximum.at(ids, star_code, rows[name])
+        stars[name] = ids
+    no_name = stars["designation"] == ""
+    if no_name.any():
+        ra, dec = mean_coordinates(
+            np.asarray(spectra["star"]),
+            np.asarray(spectra["ra"]),
+            np.asarray(spectra["dec"]),
+            n_star,
+        )
+        stars["designation"] = (
+            np.where(
+                no_name,
+                designation_from_coordinates(np.nan_to_num(ra), np.nan_to_num(dec)),
+                stars["designation"],
+            )
+            if n_star
+            else stars["designation"]
+        )
+    return stars
+
+
+def mean_coordinates(
+    codes: np.ndarray, ra: np.ndarray, dec: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean position per group on the sphere (safe across RA = 0), degrees."""
+    r, d = np.radians(ra), np.radians(dec)
+    x = np.bincount(codes, np.cos(d) * np.cos(r), minlength=n)
+    y = np.bincount(codes, np.cos(d) * np.sin(r), minlength=n)
+    z = np.bincount(codes, np.sin(d), minlength=n)
+    with np.errstate(invalid="ignore"):
+        ra_m = np.degrees(np.arctan2(y, x)) % 360.0
+        dec_m = np.degrees(np.arctan2(z, np.hypot(x, y)))
+    empty = np.bincount(codes, minlength=n) == 0
+    ra_m[empty] = np.nan
+    dec_m[empty] = np.nan
+    return ra_m, dec_m
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def _rv_error(rv_column: str, rv_error_column: str | None) -> str:
+    return rv_error_column or f"{rv_column}_err"
+
+
+def read_exposures(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    column_map: Mapping[str, str] | Sequence[str] | None = None,
+    rv_column: str = "rv_lasp0",
+    rv_error_column: str | None = None,
+    fmt: str | None = None,
+    strict: bool = False,
+) -> SpectrumSet:
+    """Read one or more per-exposure catalogues into one :class:`SpectrumSet`.
+
+    Parameters
+    ----------
+    paths : path-like or sequence of path-like
+        FITS, ECSV, CSV(.gz) or Parquet files in the DR8 MRS layout.
+    column_map : mapping or sequence of str, optional
+        Catalogue name → our name (see :func:`parse_column_map`).
+    rv_column : str
+        RV column to reduce (``rv_lasp0``, ``rv_b0``, ``rv_r0``, …), km/s.
+    rv_error_column : str, optional
+        Its error column (default ``rv_column + "_err"``).
+    fmt : str, optional
+        Force one format for all files.
+    strict : bool
+        Raise :class:`InputError` for the first excluded-row problem instead of reporting.
+
+    Returns
+    -------
+    SpectrumSet
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    mapping = parse_column_map(column_map) if not isinstance(column_map, dict) else column_map
+    if not paths:
+        raise InputError("EXPOSURES", ..., "one or more catalogue files", "no input")
+    rv_err = _rv_error(rv_column, rv_error_column)
+    report = ReadReport()
+    parts, names = [], []
+    for path in paths:
+        cols, n = load_columns(path, wanted_columns(rv_column, rv_err), mapping, fmt)
+        report.n_rows_read += n
+        parts.append(check_rows(cols, n, str(path), report, rv_column, rv_err))
+        names.append(str(path))
+    return _finish(parts, names, report, rv_column, strict)
+
+
+def spectra_from_table(
+    data: Any,
+    *,
+    where: str = "<table>",
+    column_map: Mapping[str, str] | Sequence[str] | None = None,
+    rv_column: str = "rv_lasp0",
+    rv_error_column: str | None = None,
+    strict: bool = False,
+) -> SpectrumSet:
+    """Like :func:`read_exposures` for an in-memory table (astropy, pyarrow or dict)."""
+    mapping = parse_column_map(column_map) if not isinstance(column_map, dict) else column_map
+    rv_err = _rv_error(rv_column, rv_error_column)
+    report = ReadReport()
+    cols, n = table_columns(data, wanted_columns(rv_column, rv_err), mapping, where)
+    report.n_rows_read = n
+    part = check_rows(cols, n, where, report, rv_column, rv_err)
+    return _finish([part], [where], report, rv_column, strict)
+
+
+def _finish(
+    parts: list[dict[str, Any]], names: list[str], report: ReadReport, rv_column: str, strict: bool
+) -> SpectrumSet:
+    files = np.concatenate(
+        [np.full(len(p["obsid"]), k, dtype=np.int64) for k, p in enumerate(parts)]
+    )
+    rows = _concat(parts)
+    result = _assemble(rows, files, names, report, rv_column)
+    if strict:
+        report.raise_if_errors()
+    return result
