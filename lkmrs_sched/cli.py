@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "almanac",
     "visibility",
     "simulate",
+    "reduce",
 )
 
 
