@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "visibility",
     "simulate",
     "reduce",
+    "reproduce-table2",
 )
 
 
@@ -42,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"lkmrs_sched.commands.{name}").register(sub)
+        importlib.import_module(f"lkmrs_sched.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

@@ -446,6 +446,22 @@ def _moon_conditions(win: Windows, p_idx: np.ndarray, n_idx: np.ndarray, mid: np
     return sep, np.degrees(lerp(alm.moon_alt[n_idx])), lerp(alm.moon_grid_illumination[n_idx])
 
 
+_PREPARED: dict[str, tuple[Almanac, PlateSet, Windows]] = {}
+
+
+def prepared(scenario: Scenario) -> tuple[Almanac, PlateSet, Windows]:
+    """Almanac, plates and windows of a scenario, memoised per process (disk-cached too).
+
+    Ensembles call this in every worker: the sky is computed once per scenario.
+    """
+    key = scenario.hash + scenario.start.isoformat() + scenario.end.isoformat()
+    if key not in _PREPARED:
+        alm = get_almanac(scenario)
+        plates = load_all_plates(scenario)
+        _PREPARED[key] = (alm, plates, get_windows(plates, alm, scenario.observing))
+    return _PREPARED[key]
+
+
 def simulate(scenario: Scenario, seed: int | None = None, **kwargs) -> ObservationLog:
     """Run one realization of ``scenario`` (see :class:`Simulation`) and return its log."""
     return Simulation(scenario, seed, **kwargs).run()
