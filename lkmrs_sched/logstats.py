@@ -123,7 +123,7 @@ def statistics(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
     see = np.asarray(e["seeing_arcsec"], dtype=float)
     ok = np.isfinite(see)
     if ok.any():
-        uniq, inv = np.unique(pid[ok], return_inverse=True)
+        _, inv = np.unique(pid[ok], return_inverse=True)
         seeing = np.bincount(inv, weights=see[ok]) / np.bincount(inv)
     else:
         seeing = np.zeros(0)
