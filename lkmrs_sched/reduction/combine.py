@@ -63,14 +63,14 @@ def combine_parameter(
         use = np.isfinite(values) & np.isfinite(snr) & (snr > 0) & (snr >= min_snr)
     c = np.asarray(codes)[use]
     mean, scatter, count, _ = weighted_mean_scatter(c, values[use], snr[use] ** 2, n)
-    error = scatter
+    # One epoch: keep the pipeline's own value (exactly) and error.
+    only = np.full(n, np.nan)
+    only[c] = values[use]
+    mean = np.where(count == 1, only, mean)
+    single = np.full(n, np.nan)
     if single_errors is not None:
-        single = np.full(n, np.nan)
-        err = np.asarray(single_errors, dtype=float)[use]
-        single[c] = err  # N = 1: the only epoch's error
-        error = np.where(count == 1, single, scatter)
-    else:
-        error = np.where(count == 1, np.nan, scatter)
+        single[c] = np.asarray(single_errors, dtype=float)[use]
+    error = np.where(count == 1, single, scatter)
     return mean, error, count
 
 

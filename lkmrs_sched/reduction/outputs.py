@@ -48,6 +48,21 @@ def _plain(table: Table) -> Table:
     return out
 
 
+def _fits_ready(table: Table) -> Table:
+    """Copy for FITS: short header keywords; ``dex`` (not a FITS unit) moved to TCOMM."""
+    out = table.copy(copy_data=False)
+    out.meta = {
+        "ORIGIN": "lkmrs-sched reduce",
+        "RVCOL": str(table.meta.get("rv_column", "")),
+        "WEIGHTS": "(S/N)^2",
+    }
+    for name in out.colnames:
+        if out[name].unit is not None and str(out[name].unit) == "dex":
+            out[name].unit = None
+            out[name].description = "dex"
+    return out
+
+
 def write_outputs(
     result: ReductionResult,
     out_dir: str | os.PathLike[str],
@@ -80,9 +95,11 @@ def write_outputs(
     with bar:
         for name, fmt in jobs:
             t = catalogue
-            if fmt != "ascii.ecsv":  # FITS headers and CSV cannot hold nested meta
+            if fmt == "fits":
+                t = _fits_ready(catalogue)
+            elif fmt != "ascii.ecsv":  # CSV cannot hold nested meta
                 t = catalogue.copy(copy_data=False)
-                t.meta = {k: v for k, v in catalogue.meta.items() if isinstance(v, str | int)}
+                t.meta = {}
             written.append(write_table(t, out / name, fmt))
             bar.update()
         write_json(out / "uncertainty.json", result.uncertainty_dict())

@@ -90,15 +90,34 @@ def lamp_correction(
 
 
 WEIGHTINGS = ("inverse-variance", "snr2")
+#: km/s added in quadrature to quoted RV errors in inverse-variance weights.
+ERROR_FLOOR = 0.1
 
 
-def zero_point_weights(sp: Table, weighting: str) -> np.ndarray:
-    """Per-spectrum weights for the zero points: 1/rv_err² or (S/N)²."""
+def zero_point_weights(sp: Table, weighting: str, error_floor: float = ERROR_FLOOR) -> np.ndarray:
+    """Per-spectrum weights for the zero points.
+
+    Parameters
+    ----------
+    sp : astropy.table.Table
+        Spectra (``rv_err`` in km/s, ``rv_snr``).
+    weighting : {"inverse-variance", "snr2"}
+        1/(σ_RV² + floor²) from the catalogue's RV errors, or (S/N)² as in Eq. 1.
+    error_floor : float
+        Added in quadrature to the RV errors (km/s) so that one tiny quoted error
+        cannot dominate a mean.
+
+    Returns
+    -------
+    ndarray
+        Weights (NaN/inf where unusable).
+    """
     if weighting == "snr2":
         return np.asarray(sp["rv_snr"], dtype=float) ** 2
     if weighting == "inverse-variance":
+        err = np.asarray(sp["rv_err"], dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return 1.0 / np.asarray(sp["rv_err"], dtype=float) ** 2
+            return 1.0 / (err**2 + error_floor**2)
     raise InputError("--zero-point-weighting", weighting, ", ".join(WEIGHTINGS))
 
 
