@@ -41,7 +41,7 @@ def scenario_from_args(args: argparse.Namespace):  # -> Scenario (lazy import)
     end = parse_date(getattr(args, "end", None), "--end")
     scenario = load_scenario(args.scenario) if getattr(args, "scenario", None) else None
     if scenario is None:
-        scenario = default_scenario(start or "2018-09-01", end or "2019-06-30")
+        scenario = default_scenario()  # dates are checked below, naming --start/--end
     start, end = start or scenario.start, end or scenario.end
     if end < start:
         raise InputError("--end", end.isoformat(), f"a date on or after --start ({start})",
