@@ -24,6 +24,7 @@ import astropy.units as u
 
 from lkmrs_sched import schema
 from lkmrs_sched.errors import InputError
+from lkmrs_sched.population import PopulationConfig
 from lkmrs_sched.seeing import SeeingConfig
 from lkmrs_sched.weather import WeatherConfig
 
@@ -148,6 +149,7 @@ class Scenario:
     selector: SelectorConfig = field(default_factory=SelectorConfig)
     weather: WeatherConfig = field(default_factory=WeatherConfig)
     seeing: SeeingConfig = field(default_factory=SeeingConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
     source: str = "<defaults>"
     text: str = ""
 
@@ -198,6 +200,7 @@ _SECTIONS: dict[str, type] = {
     "selector": SelectorConfig,
     "weather": WeatherConfig,
     "seeing": SeeingConfig,
+    "population": PopulationConfig,
 }
 
 
