@@ -27,6 +27,7 @@ COMMANDS: tuple[str, ...] = (
     "simulate",
     "reduce",
     "reproduce-table2",
+    "calibrate",
 )
 
 

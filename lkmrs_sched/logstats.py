@@ -19,6 +19,9 @@ def _sum(values: Any) -> float:
 def summary(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
     """The ``simulate`` summary of a log.
 
+    Pointings and nights count only pointings with at least one exposure (a set-up lost to
+    the weather leaves no trace in a real log); the time ledger keeps their hours.
+
     Returns
     -------
     dict
@@ -28,6 +31,7 @@ def summary(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
         read-out hours; and the nights' totals: dark, set-up, open, closed, idle, other).
     """
     sub = log.project(project)
+    observed = sub.pointings[sub.pointings["n_exposures"] > 0]  # as the real logs list them
     per_plate = log.exposures_per_plate(project)
     ledger = log.ledger
     mine = ledger[ledger["project"] == project] if len(ledger) else ledger
@@ -48,8 +52,8 @@ def summary(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
     totals = {f"{c}": round(_sum(nights[c]), 3)
               for c in ("dark_h", "setup_h", "open_h", "closed_h", "idle_h", "other_h")}
     return {
-        "nights_with_lkmrs": len(set(np.asarray(sub.pointings["night"], dtype=str))),
-        "lkmrs_pointings": len(sub.pointings),
+        "nights_with_lkmrs": len(set(np.asarray(observed["night"], dtype=str))),
+        "lkmrs_pointings": len(observed),
         "lkmrs_exposures": len(sub.exposures),
         "plates_visited": len(per_plate),
         "exposures_per_plate": dict(sorted(per_plate.items())),
@@ -104,7 +108,7 @@ def statistics(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
         project seen), ``exposures_per_pointing_hist`` (counts of pointings with 1, 2, …,
         ≥10 exposures), ``exposures_per_month`` (12 counts, September … August).
     """
-    p = log.pointings[log.pointings["project"] == project]
+    p = log.pointings[(log.pointings["project"] == project) & (log.pointings["n_exposures"] > 0)]
     e = log.exposures[log.exposures["project"] == project]
     nights = np.asarray(p["night"], dtype=str)
     per_plate = np.array(sorted(log.exposures_per_plate(project).values(), reverse=True),

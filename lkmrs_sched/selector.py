@@ -13,7 +13,10 @@ passing its own seeded generator. The rules (brief §3):
 2. **Mode.** NT with probability ``nt_share``, TD otherwise — among the modes with a
    startable plate (for TD: in a project with a share above 0). If the drawn mode has
    none, the draw is repeated among the modes that do, i.e. the probabilities are
-   renormalised over the available modes. A mode with share 0 is never drawn.
+   renormalised over the available modes. A mode with share 0 is never drawn. With
+   ``unavailable_project = "nt"``, a TD draw that falls on a project with no startable
+   plate (step 3 over *all* TD projects) becomes an NT pointing instead of a redraw
+   among the projects that have one (when no NT plate is startable, it is redrawn).
 3. **TD project.** Project ``p`` (LK-MRS with allocated share ``lkmrs_share``; the other
    TD projects split the rest evenly) gets weight::
 
@@ -219,6 +222,7 @@ class PlateSelector:
         self._goal = int(config.goal_exposures)
         self._nt_n = int(config.nt_exposures_per_pointing)
         self._nt_share = float(config.nt_share)
+        self._fallback_nt = config.unavailable_project == "nt"
 
     # -- the pieces of a draw -------------------------------------------------------
 
@@ -275,6 +279,10 @@ class PlateSelector:
         avail = [float(w) if n else 0.0 for w, n in zip(pw, counts[1:], strict=True)]
         w_nt = self._nt_share if counts[0] else 0.0
         w_td = (1.0 - self._nt_share) if sum(avail) > 0 else 0.0
+        if self._fallback_nt and w_nt > 0 and w_td > 0:
+            # A TD draw of a project with nothing startable becomes an NT pointing.
+            lost = w_td * (1.0 - sum(avail) / float(sum(pw)))
+            w_nt, w_td = w_nt + lost, w_td - lost
         return code, ok, w_nt, w_td, avail
 
     # -- the policy -----------------------------------------------------------------

@@ -10,8 +10,8 @@ Two processes share one :class:`simpy.Environment` whose clock is the UTC MJD (d
   exposures per plate, hours used per project), asks the
   :class:`~lkmrs_sched.selector.PlateSelector`, spends the overhead, then takes exposures
   (exposure, read-out) until the plate leaves its window, dawn, the weather closes, or the
-  planned number (≤ 8) is done. An exposure cut by the weather is kept with its real
-  duration and ``interrupted = 1``.
+  planned number (≤ 8) is done; the last read-out ends by dawn. An exposure cut by the
+  weather is kept with its real duration and ``interrupted = 1``.
 
 A night's operations start at dusk, or ``overhead`` before dusk when the set-up may
 precede the window (``setup_before_window``; twilight set-up); the ledger of every night
@@ -48,7 +48,7 @@ from lkmrs_sched.obslog import (
 )
 from lkmrs_sched.seeing import SeeingModel
 from lkmrs_sched.selector import LKMRS, NT, Candidates, Conditions, PlateSelector
-from lkmrs_sched.visibility import PointingRules, Windows, get_windows
+from lkmrs_sched.visibility import PointingRules, Windows, get_windows, window_settings
 from lkmrs_sched.weather import make_weather
 
 HOURS = 24.0
@@ -250,8 +250,9 @@ class Simulation:
         led[1] += env.now - start
         while reason == "planned" and taken < decision.planned_exposures:
             s = env.now
-            if s + self.rules.exposure > min(w1, night.dawn) + 1e-9:
-                reason = "dawn" if night.dawn <= w1 else "window"
+            last_end = min(w1, night.dawn - self.rules.readout)  # read-out done by dawn
+            if s + self.rules.exposure > last_end + 1e-9:
+                reason = "dawn" if night.dawn - self.rules.readout <= w1 else "window"
                 break
             is_open, _ = self.weather.clear(s)
             if not is_open:
@@ -295,7 +296,8 @@ class Simulation:
             return "planned"
         if self.n_exp[p] >= self.scenario.selector.goal_exposures:
             return "goal"
-        return "dawn" if self.almanac.dawn[n] <= self.windows.exp_end[p, n] else "window"
+        dawn = self.almanac.dawn[n] - self.rules.readout
+        return "dawn" if dawn <= self.windows.exp_end[p, n] else "window"
 
     def _record_exposure(self, p: int, night: _Night, start: float, duration: float,
                          interrupted: bool) -> None:
@@ -318,7 +320,7 @@ class Simulation:
             ok = (w0 - lead <= now + 1e-9) & (w1 > now)
         idx = np.flatnonzero(ok)
         first = self.rules.first_exposure_start(now, w0[idx])
-        n_fit = self.rules.n_fit(first, np.minimum(w1[idx], night.dawn))
+        n_fit = self.rules.n_fit(first, np.minimum(w1[idx], night.dawn - self.rules.readout))
         keep = n_fit > 0
         idx, n_fit = idx[keep], n_fit[keep]
         so_far = np.where(self.is_nt[idx], 0, self.n_exp[idx])  # each NT pointing: a new plate
@@ -454,7 +456,12 @@ def prepared(scenario: Scenario) -> tuple[Almanac, PlateSet, Windows]:
 
     Ensembles call this in every worker: the sky is computed once per scenario.
     """
-    key = scenario.hash + scenario.start.isoformat() + scenario.end.isoformat()
+    canon = scenario.canonical()
+    sel = scenario.selector
+    key = repr((canon["start"], canon["end"], canon["site"], canon["night"],
+                window_settings(scenario.observing),
+                *(str(scenario.path(f)) for f in (sel.lkmrs_footprints, sel.other_td_footprints,
+                                                  sel.nt_footprints))))
     if key not in _PREPARED:
         alm = get_almanac(scenario)
         plates = load_all_plates(scenario)

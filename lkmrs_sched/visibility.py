@@ -220,6 +220,12 @@ class PointingRules:
         return self.n_fit(self.first_exposure_start(now, w0), w1) >= n
 
 
+def window_settings(observing: ObservingConfig) -> tuple[str, ...]:
+    """The observing settings that shape windows (not overheads or exposure counts)."""
+    return tuple(repr(getattr(observing, k)) for k in (
+        "hour_angle_limit", "hour_angle_applies_to", "exposure_time", "moon_min_separation"))
+
+
 _WINDOW_ARRAYS = ("ra", "dec", "transit", "ha_start", "ha_end", "start", "end", "hours",
                   "exp_start", "exp_end")
 WINDOWS_VERSION = 1
@@ -238,7 +244,7 @@ def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
 
     if not use_cache:
         return compute_windows(plates, almanac, observing)
-    h = hashlib.sha256(repr((WINDOWS_VERSION, repr(observing))).encode())
+    h = hashlib.sha256(repr((WINDOWS_VERSION, *window_settings(observing))).encode())
     for arr in (almanac.dusk, almanac.dawn, almanac.era_midnight, almanac.moon_ra,
                 plates.ra_deg, plates.dec_deg):
         h.update(np.ascontiguousarray(arr).tobytes())

@@ -1,0 +1,56 @@
+"""``lkmrs-sched calibrate``: fit the free parameters to an observed log (ABC)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("calibrate", help="fit the free parameters to an observed log (ABC)",
+                       description=__doc__)
+    p.add_argument("--log", metavar="FILE", help="observed log: .sqlite, Table 2 CSV or "
+                   "MRS_plan CSV (default: Table 2)")
+    p.add_argument("--scenario", metavar="FILE",
+                   help="base scenario (default: scenarios/year1-2018.toml)")
+    p.add_argument("--parameters", metavar="NAMES",
+                   help="comma-separated subset of the free parameters (default: all)")
+    p.add_argument("--draws", type=int, default=600, metavar="M", help="prior draws")
+    p.add_argument("--accept", type=float, default=0.1, metavar="Q",
+                   help="fraction of draws kept (default 0.1)")
+    p.add_argument("--seed", type=int, default=1, metavar="S")
+    p.add_argument("--workers", type=int, metavar="W")
+    p.add_argument("--out", metavar="DIR", default="runs/calibrate",
+                   help="folder for the resumable draws and the results")
+    p.add_argument("--write-scenario", metavar="FILE",
+                   help="calibrated scenario file (default: DIR/calibrated.toml)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lkmrs_sched import calibrate
+    from lkmrs_sched.atomic import write_json, write_text
+    from lkmrs_sched.config import PROJECT_ROOT, load_scenario
+    from lkmrs_sched.errors import InputError
+    from lkmrs_sched.logstats import statistics
+    from lkmrs_sched.obslog import import_table2, read_any_log
+
+    if args.draws < 10:
+        raise InputError("--draws", args.draws, "at least 10")
+    scenario = load_scenario(args.scenario or PROJECT_ROOT / "scenarios" / "year1-2018.toml")
+    log = read_any_log(args.log) if args.log else import_table2()
+    source = Path(args.log).name if args.log else "Table 2 (Zong et al. 2020)"
+    names = args.parameters.split(",") if args.parameters else None
+    out = Path(args.out)
+    cal = calibrate.calibrate(statistics(log), scenario, names=names, draws=args.draws,
+                              accept_fraction=args.accept, seed=args.seed, workers=args.workers,
+                              store=out / "draws")
+    print(cal.format())
+    _, text = calibrate.calibrated_scenario(scenario, cal, source)
+    target = Path(args.write_scenario) if args.write_scenario else out / "calibrated.toml"
+    write_text(target, text)
+    write_json(out / "calibration.json", {"source": source, "draws": cal.draws,
+                                          "accept_fraction": cal.accept_fraction,
+                                          "parameters": cal.estimates})
+    print(f"Wrote {target} and {out / 'calibration.json'}")
+    return 0
