@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import astropy.units as u
+import numpy as np
 
 from lkmrs_sched import schema
 from lkmrs_sched.errors import InputError
@@ -121,6 +122,12 @@ class SelectorConfig:
         1e5,
         "pseudo-time at the allocated shares added to the usage, damping early swings",
     )
+    unavailable_project: str = schema.choice(
+        "redraw",
+        ("redraw", "nt"),
+        "a TD draw of a project with no startable plate: redraw among those with one, "
+        "or give the time to NT",
+    )
     started_plate_boost: float = schema.number(
         5.0, 1, 1e6, doc="weight multiplier of started plates below their goal"
     )
@@ -171,9 +178,12 @@ class Scenario:
                     if f.name not in ("source", "text")
                 }
             if isinstance(obj, u.Quantity):
-                return f"{obj.value!r} {obj.unit}"
+                value = obj.value.tolist() if obj.isscalar else obj.value
+                return f"{value!r} {obj.unit}"
             if isinstance(obj, tuple):
                 return [plain(x) for x in obj]
+            if isinstance(obj, np.generic):
+                return obj.item()
             if isinstance(obj, dt.date):
                 return obj.isoformat()
             return obj
@@ -305,6 +315,8 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(str(p), ..., "a UTF-8 TOML scenario file", "not UTF-8 text") from None
     except OSError as exc:
         raise InputError(
             str(p), ..., "a readable TOML scenario file", exc.strerror or "unreadable"
@@ -323,3 +335,38 @@ def default_scenario(
     return parse_scenario(
         {"scenario": {"name": "defaults", "start": str(start), "end": str(end), "seed": seed}}
     )
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def scenario_to_toml(scenario: Scenario, comments: dict[str, str] | None = None,
+                     header: str = "") -> str:
+    """A complete TOML text for ``scenario`` (every key), readable by :func:`load_scenario`.
+
+    Parameters
+    ----------
+    comments : dict, optional
+        ``{"section.key": "comment"}`` written at the end of that key's line.
+    header : str
+        Comment lines for the top of the file (without ``#``).
+    """
+    comments = comments or {}
+    canon = scenario.canonical()
+    lines = [f"# {line}" if line else "#" for line in header.splitlines()]
+    lines += ["", "[scenario]"]
+    for key in ("name", "description", "start", "end", "seed"):
+        lines.append(f"{key} = {_toml_value(canon[key])}")
+    for section in _SECTIONS:
+        lines += ["", f"[{section}]"]
+        for key, value in canon[section].items():
+            note = comments.get(f"{section}.{key}")
+            lines.append(f"{key} = {_toml_value(value)}" + (f"  # {note}" if note else ""))
+    return "\n".join(lines) + "\n"
