@@ -151,8 +151,17 @@ def test_new_moons_match_published_times(almanac_2018_2023, published):
 def test_lunar_days_follow_the_new_moons(almanac_2018_2023):
     """Every night's lunar day equals the one derived from Meeus's new moons (UTC+8 dates)."""
     alm = almanac_2018_2023
-    ref = lunar_days(alm.night, meeus_new_moons_utc(2017, 2023), 8.0)
+    # Independently: the UTC+8 calendar date of each Meeus new moon is lunar day 1.
+    day_one = sorted((dt.datetime(1858, 11, 17) + dt.timedelta(days=float(t) + 8 / 24)).date()
+                     for t in meeus_new_moons_utc(2017, 2023))
+    ref = []
+    for night in alm.night.astype(dt.date):
+        last = max(d for d in day_one if d <= night)
+        ref.append((night - last).days + 1)
     np.testing.assert_array_equal(alm.lunar_day, ref)
+    # The library's own helper agrees when fed Meeus's new moons.
+    np.testing.assert_array_equal(lunar_days(alm.night, meeus_new_moons_utc(2017, 2023), 8.0),
+                                  ref)
     # Day 1 on the new-moon date, +1 every night, months of 29 or 30 days.
     steps = np.diff(alm.lunar_day)
     assert set(steps[steps != 1]) <= {-28, -29}
