@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "reduce",
     "reproduce-table2",
     "calibrate",
+    "synth",
 )
 
 
