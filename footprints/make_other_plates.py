@@ -3,10 +3,13 @@
 The LK-MRS paper does not give the footprints of the three other time-domain projects
 or of the non-time-domain (NT) plates. This script writes plausible stand-ins:
 
-* ``td_other.csv`` — projects TD-B (8 plates), TD-C (7) and TD-D (6): plates spread
-  evenly in RA (each project with its own phase, jittered by up to ±7.5°) at
-  declinations drawn uniformly in +5°…+60° (LAMOST is at +40°, so these transit
-  within 35° of the zenith). Plan-ID suffixes B01, C01, D01.
+* ``td_other.csv`` — projects TD-B (8 plates), TD-C (7) and TD-D (6) along the northern
+  Galactic plane: Galactic longitude uniform in 40°…215°, latitude in −5°…+5°. The other
+  MRS time-domain programmes work there (e.g. LAMOST-MRS-B, the binary survey, put its
+  TD plates around the Galactic plane; Li J. et al. 2023, Chin. Phys. B 32, 019501), and
+  this placement is what lets the model reproduce Table 2's field mix: competitors at
+  RA ≈ 19 h … 7 h, none at 8–17 h (README, "Calibration against Table 2").
+  Plan-ID suffixes B01, C01, D01.
 * ``nt.csv`` — 120 NT plates covering Dec −5°…+65° evenly in area (a golden-angle
   spiral: sin(Dec) uniform, RA stepped by the golden angle). Plan-ID suffix M01.
 
@@ -28,6 +31,8 @@ HERE = Path(__file__).resolve().parent
 HEADER = ("plan_id", "ra_j2000", "dec_j2000", "plate_name", "project", "field")
 TD_PROJECTS = (("TD-B", "B", 8), ("TD-C", "C", 7), ("TD-D", "D", 6))
 N_NT = 120
+PLANE_L = (40.0, 215.0)  # degrees of Galactic longitude
+PLANE_B = 5.0  # |b| limit, degrees
 NT_DEC = (-5.0, 65.0)
 
 
@@ -39,14 +44,17 @@ def _row(ra: float, dec: float, prefix: str, suffix: str, name: str, project: st
 
 
 def td_rows(rng: np.random.Generator) -> list[tuple]:
+    from astropy.coordinates import SkyCoord
+
     rows = []
-    for j, (project, letter, n) in enumerate(TD_PROJECTS):
-        phase = 360.0 * j / (len(TD_PROJECTS) * n)
-        ra = (phase + 360.0 * np.arange(n) / n + rng.uniform(-7.5, 7.5, n)) % 360.0
-        dec = rng.uniform(5.0, 60.0, n)
+    for project, letter, n in TD_PROJECTS:
+        gal_l = rng.uniform(*PLANE_L, n)
+        gal_b = rng.uniform(-PLANE_B, PLANE_B, n)
+        icrs = SkyCoord(l=gal_l, b=gal_b, unit="deg", frame="galactic").icrs
         for i in range(n):
             name = f"TD{letter}{i + 1}"
-            rows.append(_row(ra[i], dec[i], "TD", f"{letter}01", name, project))
+            rows.append(_row(float(icrs.ra.deg[i]) % 360.0, float(icrs.dec.deg[i]), "TD",
+                             f"{letter}01", name, project))
     return rows
 
 

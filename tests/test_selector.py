@@ -272,8 +272,14 @@ def test_other_plate_files_load_and_match_selector():
     for p in set(td.project):
         sub = td.subset(td.project == p)
         assert 5 <= len(sub) <= 8
-        assert np.ptp(sub.ra_deg) > 180  # spread in RA
-    assert np.all((td.dec_deg >= 0) & (td.dec_deg <= 60))
+        assert np.ptp(sub.ra_deg) > 90  # spread along the plane
+    # Along the northern Galactic plane (footprints/README.md), above LAMOST's Dec limit.
+    from astropy.coordinates import SkyCoord
+
+    gal = SkyCoord(ra=td.ra_deg, dec=td.dec_deg, unit="deg").galactic
+    assert np.all(np.abs(gal.b.deg) <= 5.0 + 1e-3)
+    assert np.all((gal.l.deg >= 40.0 - 1e-3) & (gal.l.deg <= 215.0 + 1e-3))
+    assert np.all(td.dec_deg > -10)
     assert len(nt) >= 100 and set(nt.project) == {"NT"}
     assert np.all((nt.dec_deg >= -5) & (nt.dec_deg <= 65))
     lk = load_plates(PROJECT_ROOT / "footprints" / "lkmrs.csv")
