@@ -31,6 +31,17 @@ Pipeline per plate (vectorised over the plate's exposures × objects):
 Random streams are keyed by stable names (sky cell, plan ID, plan ID + lmjm, night,
 spectrograph), all spawned from one seed, so an exposure's noise does not depend on
 which other exposures are synthesized.
+
+Column conventions (where DR8 leaves room): ``obsid = exposure_id·100000 + spid·1000 +
+fiberid``; ``uid = "LK" + gp_id`` (10 digits); ``gaia_source_id`` is synthetic
+(4·10¹⁸ + gp_id); ``obsdate`` is the local evening date of the night and ``lmjd`` the
+local MJD of the midnight that follows it (constant through a night); ``mjd`` is the UTC
+MJD of the exposure start, truncated; ``lmjm`` is copied from the log; ``moon_angle`` is
+the Moon–plate-centre angle (deg); ``moon_flg`` = 1 when the Moon is above the horizon;
+``fibermask`` = 1 and ``bad_b``/``bad_r`` = 1 on dead fibres (``bad_*`` also when that
+arm's S/N < 1); inefficient fibres are not flagged, as in real data. String columns are
+ASCII bytes in memory (Parquet/FITS files hold them as text). Measured values are
+float32, coordinates float64.
 """
 
 from __future__ import annotations
