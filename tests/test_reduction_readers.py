@@ -178,3 +178,33 @@ def test_blue_only_table_without_band_column():
     spectra = spectra_from_table(t)
     assert len(spectra) == len(t)
     assert ("band", "no band column") in _issues(spectra)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".fits"])
+def test_several_files_in_small_batches_match_one_table(tmp_path, suffix):
+    """Two files (the second repeats 3 rows of the first), read 200 rows at a time."""
+    t, _ = dr8_table_with_bad_rows(seed=6)
+    half = len(t) // 2
+    first, second = t[:half], t[half - 3 :]
+    paths = [tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"]
+    for part, path in zip((first, second), paths, strict=True):
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table({c: np.asarray(part[c]) for c in part.colnames}), path)
+        else:
+            part.write(path, format="fits" if suffix == ".fits" else "ascii.csv")
+    together = read_exposures(paths, batch_rows=200)
+    whole = spectra_from_table(t)
+    assert len(together) == len(whole)
+    assert list(together.stars["uid"]) == list(whole.stars["uid"])
+    assert np.allclose(
+        np.asarray(together.spectra["teff"]), np.asarray(whole.spectra["teff"]), equal_nan=True
+    )
+    issues = _issues(together)
+    # Batches add up: each problem appears once per file with the total count.
+    assert issues[("snr", "negative S/N")] == BAD_ROWS["snr_negative"]
+    dup = {(i.where, i.n_rows) for i in together.report.issues if "duplicate" in i.problem}
+    assert sum(n for _, n in dup) == BAD_ROWS["duplicate"] + 3
+    assert together.report.n_rows_read == len(t) + 3

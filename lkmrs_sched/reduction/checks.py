@@ -64,12 +64,9 @@ def check_rows(
         excluded(name, miss, "missing value")
         out[name] = values
     if "band" in cols:
-        import pyarrow.compute as pc
-
         band, miss = C.as_text(cols["band"])
-        band = pc.utf8_upper(band)
-        blue = np.asarray(pc.equal(band, "B").to_numpy(zero_copy_only=False), dtype=bool) & ~miss
-        red = np.asarray(pc.equal(band, "R").to_numpy(zero_copy_only=False), dtype=bool) & ~miss
+        blue = C.text_in(band, miss, {"B"})
+        red = C.text_in(band, miss, {"R"})
         excluded("band", ~blue & ~red, 'band not "B" or "R"')
     else:
         blue = np.ones(n, dtype=bool)
@@ -175,8 +172,15 @@ def check_rows(
         if name in cols:
             out[name] = C.as_text(cols[name])[0]
         else:
-            out[name] = pa.nulls(n, type=pa.large_string())
+            out[name] = pa.DictionaryArray.from_arrays(
+                pa.nulls(n, type=pa.int32()), pa.array([], type=pa.large_string())
+            )
 
+    # Compact types: these are kept for every row until the arms are joined.
+    for name, dtype in (("spid", np.int16), ("fiberid", np.int16), ("fibermask", np.int32)):
+        out[name] = out[name].astype(dtype)
+    if keep.all():
+        return out
     mask = pa.array(keep)
     for name, values in out.items():
         out[name] = values.filter(mask) if isinstance(values, pa.Array) else values[keep]

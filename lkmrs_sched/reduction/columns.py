@@ -112,7 +112,7 @@ def _numpy_parts(col: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _text_to_arrow(col: Any) -> tuple[Any, np.ndarray]:
-    """Any text-like column as a pyarrow string Array plus its missing mask."""
+    """Any text-like column as a pyarrow string (or dictionary-of-string) Array + missing."""
     import pyarrow as pa
 
     if _is_arrow(col):
@@ -125,9 +125,49 @@ def _text_to_arrow(col: Any) -> tuple[Any, np.ndarray]:
             arr = pa.array(data.astype(str))
         else:
             arr = pa.array(data)
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        arr = arr.cast(pa.large_string()) if pa.types.is_binary(arr.type) else arr.cast(pa.string())
-    return arr, missing
+    if pa.types.is_dictionary(arr.type):
+        if not pa.types.is_large_string(arr.type.value_type):
+            arr = pa.DictionaryArray.from_arrays(arr.indices, _as_large_string(arr.dictionary))
+        return arr, missing
+    return _as_large_string(arr), missing
+
+
+def _as_large_string(arr: Any) -> Any:
+    import pyarrow as pa
+
+    if pa.types.is_large_string(arr.type):
+        return arr
+    if pa.types.is_string(arr.type) or pa.types.is_binary(arr.type):
+        return arr.cast(pa.large_string())
+    return arr.cast(pa.string()).cast(pa.large_string())
+
+
+def _decoded(arr: Any) -> Any:
+    """Plain string Array from a possibly dictionary-encoded one."""
+    import pyarrow as pa
+
+    return arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+
+
+def dictionary_values(arr: Any) -> np.ndarray:
+    """The dictionary of a dictionary-encoded text Array as a NumPy str array."""
+    return np.asarray(arr.dictionary.to_pylist(), dtype=object).astype(str)
+
+
+def dictionary_indices(arr: Any) -> np.ndarray:
+    """Indices of a dictionary-encoded Array (0 where null)."""
+    import pyarrow.compute as pc
+
+    return pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def text_in(arr: Any, missing: np.ndarray, values: set[str]) -> np.ndarray:
+    """Rows of a dictionary-encoded text Array whose value is in ``values`` (any case)."""
+    words = np.char.lower(dictionary_values(arr))
+    hit = np.isin(words, sorted(v.lower() for v in values))
+    if hit.size == 0:
+        return np.zeros(len(arr), dtype=bool)
+    return hit[dictionary_indices(arr)] & ~missing
 
 
 def _parse_text(arr: Any, missing: np.ndarray, pattern: str, to: Any) -> tuple[Any, ...]:
@@ -135,7 +175,7 @@ def _parse_text(arr: Any, missing: np.ndarray, pattern: str, to: Any) -> tuple[A
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    stripped = pc.utf8_trim_whitespace(arr)
+    stripped = pc.utf8_trim_whitespace(_decoded(arr))
     empty = pc.equal(pc.utf8_length(stripped), 0).to_numpy(zero_copy_only=False)
     empty = np.asarray(empty, dtype=bool) & ~missing
     ok = pc.match_substring_regex(stripped, pattern).to_numpy(zero_copy_only=False)
@@ -230,26 +270,47 @@ def as_int(col: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def as_text(col: Any) -> tuple[Any, np.ndarray]:
-    """Coerce a column to a pyarrow string Array (surrounding blanks removed).
+    """Coerce a column to dictionary-encoded text (surrounding blanks removed).
+
+    Text work (trimming, comparisons, factorizing) then runs on the distinct values
+    only, which is what makes millions of rows cheap.
 
     Returns
     -------
-    values : pyarrow.Array
+    values : pyarrow.DictionaryArray
+        int32 indices into a large_string dictionary.
     missing : ndarray of bool
         Null, masked or empty.
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not _is_arrow(col):
-        data, _ = _numpy_parts(col)
+        data, mask = _numpy_parts(col)
         if data.dtype.kind not in "USO":
             arr, missing = _text_to_arrow(np.asarray(data).astype(str))
-            missing = missing | _numpy_parts(col)[1]
-            return arr, missing
-    arr, missing = _text_to_arrow(col)
-    arr = pc.utf8_trim_whitespace(arr)
-    empty = np.asarray(pc.equal(pc.utf8_length(arr), 0).to_numpy(zero_copy_only=False), dtype=bool)
-    return arr, missing | (empty & ~missing)
+            col, missing = arr, missing | mask
+        else:
+            col, missing = _text_to_arrow(col)
+    else:
+        col, missing = _text_to_arrow(col)
+    arr = col
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+    clean = pc.utf8_trim_whitespace(arr.dictionary)
+    empty = np.asarray(
+        pc.fill_null(pc.equal(pc.utf8_length(clean), 0), True).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    indices = arr.indices
+    if indices.type != pa.int32():
+        indices = indices.cast(pa.int32())
+    out = pa.DictionaryArray.from_arrays(indices, clean)
+    if empty.size:
+        missing = missing | (empty[dictionary_indices(out)] & ~missing)
+    return out, missing
 
 
 def as_bool(col: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -276,16 +337,7 @@ def as_bool(col: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             bad = bad | (~missing & ~np.isin(values, (0.0, 1.0)))
             return (values == 1.0) & ~bad, missing, bad
     text, missing = as_text(col)
-    import pyarrow.compute as pc
-
-    lower = pc.utf8_lower(text)
-    true = np.asarray(pc.is_in(lower, value_set=_arrow_set(_TRUE)).to_numpy(zero_copy_only=False))
-    false = np.asarray(pc.is_in(lower, value_set=_arrow_set(_FALSE)).to_numpy(zero_copy_only=False))
+    true = text_in(text, missing, _TRUE)
+    false = text_in(text, missing, _FALSE)
     bad = ~true & ~false & ~missing
     return true & ~bad, missing, bad
-
-
-def _arrow_set(values: set[str]) -> Any:
-    import pyarrow as pa
-
-    return pa.array(sorted(values), type=pa.large_string())

@@ -70,6 +70,7 @@ def fake_catalogue(
     *,
     seed: int = 0,
     n_plates: int = 1,
+    first_plate: int = 0,
     n_spid: int = 16,
     stars_per_spid: int = 100,
     n_exposures: int = 8,
@@ -96,6 +97,9 @@ def fake_catalogue(
         Seed of the ``numpy.random.default_rng`` stream (no global state).
     n_plates, n_spid, stars_per_spid, n_exposures : int
         Survey size: every star sits on one fibre of one spectrograph of one plate.
+    first_plate : int
+        Number of the first plate, so that catalogues made in pieces (one call per
+        plate) have distinct plates, stars, exposures and obsids.
     snr_range : (float, float)
         Range of the stars' median blue S/N (log-uniform).
     snr_epoch_scatter, exposure_scatter : float
@@ -132,8 +136,9 @@ def fake_catalogue(
     spid_of = (star // stars_per_spid) % n_spid + 1
     fiber_of = star % stars_per_spid + 1 + (250 - stars_per_spid) // 2
 
-    plate_ra = (60.0 + 25.0 * np.arange(n_plates)) % 360.0
-    plate_dec = 20.0 + 2.0 * (np.arange(n_plates) % 7)
+    plate_no = first_plate + np.arange(n_plates)
+    plate_ra = (60.0 + 25.0 * plate_no) % 360.0
+    plate_dec = 20.0 + 2.0 * (plate_no % 7)
     rad = 2.4 * np.sqrt(rng.random(n_star))
     ang = rng.uniform(0, 2 * np.pi, n_star)
     dec = plate_dec[plate_of] + rad * np.sin(ang)
@@ -156,7 +161,7 @@ def fake_catalogue(
     n_exp = n_plates * n_exposures
     exp_plate = np.repeat(np.arange(n_plates), n_exposures)
     k = np.tile(np.arange(n_exposures), n_plates)
-    day = _BASE_MJD + exp_plate + 10 * (k // 4)
+    day = _BASE_MJD + first_plate + exp_plate + 10 * (k // 4)
     lmjm = (day * 1440 + 20 * 60 + 23 * (k % 4)).astype(np.int64)
     exp_factor = np.exp(rng.normal(0.0, exposure_scatter, n_exp))
     alt = k < lamp_exposures
@@ -200,12 +205,13 @@ def fake_catalogue(
     rv_r = rv_true + shift + rng.normal(0, 1, n_spec) * sig_r
     lasp = snr >= lasp_min_snr
 
-    obsid = 700_000_000 + np.arange(n_spec, dtype=np.int64)
-    uid = np.char.mod("G%013d", 1_000_000 + star).astype(str)
+    obsid = 700_000_000 + first_plate * 10_000_000 + np.arange(n_spec, dtype=np.int64)
+    gstar = star + first_plate * n_spid * stars_per_spid
+    uid = np.char.mod("G%013d", 1_000_000 + gstar).astype(str)
     designation = designation_from_coordinates(ra, dec)
-    gaia = (2_000_000_000_000_000_000 // 2 + star.astype(np.int64) * 7919).astype(np.int64)
-    kic = np.where(plate_of == 0, 1_000_000 + star, 0).astype(np.int64)
-    epic = np.where(plate_of > 0, 200_000_000 + star, 0).astype(np.int64)
+    gaia = (1_000_000_000_000_000_000 + gstar.astype(np.int64) * 7919).astype(np.int64)
+    kic = np.where(plate_of + first_plate == 0, 1_000_000 + gstar, 0).astype(np.int64)
+    epic = np.where(plate_of + first_plate > 0, 200_000_000 + gstar, 0).astype(np.int64)
 
     def both(blue: np.ndarray, red: np.ndarray | None = None) -> np.ndarray:
         if not both_arms:

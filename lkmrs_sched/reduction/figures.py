@@ -24,11 +24,11 @@ _LABELS = {
 }
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = "constrained"):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
@@ -60,28 +60,42 @@ def plot_zero_points(
     n = max(len(planids), 1)
     ncol = min(4, n)
     nrow = int(np.ceil(n / ncol))
-    fig = _figure(3.4 * ncol + 1.2, 2.6 * nrow + 0.6)
+    # Fixed margins: constrained layout costs seconds with tens of panels.
+    fig = _figure(3.4 * ncol + 1.2, 2.6 * nrow + 0.6, layout=None)
+    fig.subplots_adjust(
+        left=0.08,
+        right=0.98,
+        bottom=0.06,
+        top=1 - 0.8 / (2.6 * nrow + 0.6),
+        wspace=0.12,
+        hspace=0.45,
+    )
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False, sharey=True)).ravel()
     cmap = colormaps["tab20"]
+    colors = [cmap(k % 20) for k in range(16)]
+    plan = np.asarray(t["planid"])
+    idx_all = np.asarray(t["exposure_index"])
+    spid_all = np.asarray(t["spid"]).astype(int)
+    off_all = np.asarray(t["offset"], dtype=float)
+    err_all = np.asarray(t["error"], dtype=float)
     for ax, planid in zip(axes, planids, strict=False):
-        sel = ok & (np.asarray(t["planid"]) == planid)
-        for spid in np.unique(np.asarray(t["spid"])[sel]):
-            s = sel & (np.asarray(t["spid"]) == spid)
-            order = np.argsort(np.asarray(t["exposure_index"])[s])
-            x = np.asarray(t["exposure_index"])[s][order]
-            y = np.asarray(t["offset"])[s][order]
-            e = np.asarray(t["error"])[s][order]
-            ax.errorbar(
-                x,
-                y,
-                yerr=e,
-                marker="o",
-                ms=2.5,
-                lw=0.8,
-                capsize=0,
-                color=cmap((int(spid) - 1) % 20),
-                label=f"{int(spid)}",
-            )
+        sel = ok & (plan == planid)
+        # One (exposure × spectrograph) grid per plate: two drawing calls per panel.
+        n_exp = int(idx_all[sel].max())
+        grid = np.full((n_exp, 16), np.nan)
+        grid[idx_all[sel] - 1, spid_all[sel] - 1] = off_all[sel]
+        x = np.arange(1, n_exp + 1)
+        ax.set_prop_cycle(color=colors)
+        lines = ax.plot(x, grid, marker="o", ms=2.5, lw=0.8)
+        for k, line in enumerate(lines):
+            line.set_label(str(k + 1))
+        ax.vlines(
+            idx_all[sel],
+            off_all[sel] - err_all[sel],
+            off_all[sel] + err_all[sel],
+            colors=[colors[k - 1] for k in spid_all[sel]],
+            lw=0.6,
+        )
         ax.axhline(0.0, color="0.5", lw=0.6)
         ax.set_title(str(planid), fontsize=8)
         ax.set_xlabel("exposure on plate")
@@ -128,7 +142,7 @@ def plot_precision(
     nrow = int(np.ceil(max(len(names), 1) / ncol))
     fig = _figure(5.2 * ncol, 3.6 * nrow)
     axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
-    grid = np.geomspace(2.0, snr_max, 200)
+    grid = np.geomspace(5.0, snr_max, 200)
     for ax, name in zip(axes, names, strict=False):
         f = fits[name]
         if f.delta.size and f.law.ok:
@@ -137,7 +151,7 @@ def plot_precision(
             ax.hist2d(
                 f.snr[keep],
                 f.delta[keep],
-                bins=[np.geomspace(2, snr_max, 90), np.linspace(-lim, lim, 90)],
+                bins=[np.geomspace(5, snr_max, 90), np.linspace(-lim, lim, 90)],
                 norm=LogNorm(),
                 cmap="Greys",
             )
@@ -198,7 +212,7 @@ def plot_precision(
         else:
             ax.text(0.5, 0.5, f.status, ha="center", va="center", transform=ax.transAxes)
         ax.set_xscale("log")
-        ax.set_xlim(2, snr_max)
+        ax.set_xlim(5, snr_max)
         ax.set_xlabel("S/N")
         ax.set_ylabel(_LABELS.get(name, name))
         ax.legend(fontsize=6, loc="upper right")

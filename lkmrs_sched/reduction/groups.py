@@ -39,18 +39,22 @@ def factorize(values: Any) -> tuple[np.ndarray, np.ndarray]:
         arr = arr.combine_chunks()
     if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
         arr = arr.cast(pa.large_string())
-    encoded = pc.dictionary_encode(arr)
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
-    dictionary = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+    # Only the (few) distinct values are sorted; a dictionary may repeat a value.
+    dictionary = np.asarray(arr.dictionary.to_pylist(), dtype=object).astype(str)
+    indices = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64)
     if dictionary.size == 0:
-        return codes, np.array([], dtype=str)
-    # Re-number so that codes follow the sorted order of the values (reproducible output).
-    order = np.argsort(dictionary.astype(str), kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.size)
-    return rank[codes], dictionary[order].astype(str)
+        return np.zeros(len(arr), dtype=np.int64), np.array([], dtype=str)
+    # Values no row refers to any more (rows filtered out) are not kept.
+    used = np.zeros(dictionary.size, dtype=bool)
+    used[indices] = True
+    uniques, rank = np.unique(dictionary[used], return_inverse=True)
+    full_rank = np.full(dictionary.size, -1, dtype=np.int64)
+    full_rank[used] = rank
+    return full_rank[indices], uniques
 
 
 def group_sum(codes: np.ndarray, weights: np.ndarray | None, n: int) -> np.ndarray:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.errors import InputError
@@ -61,13 +62,21 @@ def _column_names(path: Path, fmt: str) -> list[str]:
     return []
 
 
-def load_columns(
+#: Rows converted at a time; bounds the memory the raw catalogue columns take.
+BATCH_ROWS = 1_000_000
+
+
+def iter_column_batches(
     path: str | os.PathLike[str],
     wanted: Iterable[str],
     column_map: Mapping[str, str],
     fmt: str | None = None,
-) -> tuple[dict[str, Any], int]:
-    """Read the wanted columns of one catalogue file.
+    batch_rows: int = BATCH_ROWS,
+) -> Iterator[tuple[dict[str, Any], int]]:
+    """Read the wanted columns of one catalogue file, a batch of rows at a time.
+
+    Parquet and CSV are streamed (only one batch of raw columns in memory); FITS is
+    memory-mapped and ECSV read whole, then both are handed out in slices.
 
     Parameters
     ----------
@@ -79,11 +88,13 @@ def load_columns(
         Catalogue name → our name.
     fmt : str, optional
         Force a format instead of guessing it from the suffix.
+    batch_rows : int
+        Rows per batch.
 
-    Returns
-    -------
+    Yields
+    ------
     columns : dict
-        Our name → column (NumPy/astropy or pyarrow).
+        Our name → column (NumPy/astropy or pyarrow) for the batch's rows.
     n_rows : int
     """
     p = Path(path)
@@ -98,38 +109,71 @@ def load_columns(
         if fmt in ("parquet", "csv"):
             names = _column_names(p, fmt)
             found = resolve_columns(names, wanted, column_map, where)
-            table = _read_arrow(p, fmt, sorted(set(found.values())), found)
-            cols = {ours: table.column(theirs) for ours, theirs in found.items()}
-            return cols, table.num_rows
-        if fmt == "fits":
-            t = Table.read(p, format="fits", memmap=True, mask_invalid=False)
+            batches = _arrow_batches(p, fmt, sorted(set(found.values())), found, batch_rows)
+            table = None
+        elif fmt == "fits":
+            table = Table.read(p, format="fits", memmap=True, mask_invalid=False)
         else:
-            t = Table.read(p, format="ascii.ecsv")
+            table = Table.read(p, format="ascii.ecsv")
     except InputError:
         raise
     except Exception as exc:  # unreadable file: report it as bad input, not a traceback
         raise InputError(where, ..., f"a readable {fmt.upper()} table", str(exc)) from None
-    found = resolve_columns(t.colnames, wanted, column_map, where)
-    return {ours: t[theirs] for ours, theirs in found.items()}, len(t)
+    if table is not None:
+        found = resolve_columns(table.colnames, wanted, column_map, where)
+        n = len(table)
+        for start in range(0, max(n, 1), batch_rows):
+            stop = min(start + batch_rows, n)
+            yield {ours: table[theirs][start:stop] for ours, theirs in found.items()}, stop - start
+        return
+    try:
+        any_rows = False
+        for batch in batches:
+            any_rows = True
+            names_in = batch.schema.names
+            yield (
+                {ours: batch.column(names_in.index(theirs)) for ours, theirs in found.items()},
+                (batch.num_rows),
+            )
+        if not any_rows:  # header only: still let the caller check the columns
+            yield {ours: np.zeros(0) for ours in found}, 0
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(where, ..., f"a readable {fmt.upper()} table", str(exc)) from None
 
 
-def _read_arrow(path: Path, fmt: str, include: list[str], found: Mapping[str, str]) -> Any:
+def _arrow_batches(
+    path: Path, fmt: str, include: list[str], found: Mapping[str, str], batch_rows: int
+) -> Iterator[Any]:
+    """Record batches of a Parquet or CSV file (text columns dictionary-encoded)."""
     import pyarrow as pa
 
+    text = sorted({theirs for ours, theirs in found.items() if C.KINDS.get(ours) == "str"})
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        return pq.read_table(path, columns=include)
+        # Text columns as dictionaries: millions of rows, tens of thousands of values.
+        pf = pq.ParquetFile(path, read_dictionary=text)
+        for group in range(pf.num_row_groups):
+            rows = pf.metadata.row_group(group).num_rows
+            if rows <= 4 * batch_rows:  # whole row groups read fastest (multi-threaded)
+                yield from pf.read_row_group(group, columns=include).to_batches()
+            else:
+                yield from pf.iter_batches(
+                    batch_size=min(batch_rows, 2**31 - 1), row_groups=[group], columns=include
+                )
+        return
     import pyarrow.csv as pacsv
 
-    text = {theirs for ours, theirs in found.items() if C.KINDS.get(ours) == "str"}
     convert = pacsv.ConvertOptions(
         include_columns=include,
-        column_types={name: pa.string() for name in text},
+        column_types={name: pa.dictionary(pa.int32(), pa.string()) for name in text},
         strings_can_be_null=True,
         null_values=["", "NA", "N/A", "null", "NULL", "--"],
     )
-    return pacsv.read_csv(path, convert_options=convert)
+    read = pacsv.ReadOptions(block_size=64 << 20)
+    yield from pacsv.open_csv(path, read_options=read, convert_options=convert)
 
 
 def table_columns(data: Any, wanted: Iterable[str], column_map: Mapping[str, str], where: str):

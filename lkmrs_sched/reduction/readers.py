@@ -31,7 +31,7 @@ from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.checks import check_rows, wanted_columns
 from lkmrs_sched.reduction.column_map import parse_column_map
 from lkmrs_sched.reduction.groups import factorize
-from lkmrs_sched.reduction.loaders import load_columns, table_columns
+from lkmrs_sched.reduction.loaders import BATCH_ROWS, iter_column_batches, table_columns
 from lkmrs_sched.reduction.report import ReadReport
 
 #: Parameters combined per star, with the internal column names of the spectra table.
@@ -82,32 +82,20 @@ class SpectrumSet:
 
 
 def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rows of several batches as one set of columns (freeing the batches as it goes)."""
     import pyarrow as pa
 
+    if len(parts) == 1:
+        return parts[0]
     out: dict[str, Any] = {}
-    for name in parts[0]:
-        first = parts[0][name]
-        if isinstance(first, pa.Array):
-            chunks = [p[name].cast(pa.large_string()) for p in parts]
-            out[name] = pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+    for name in list(parts[0]):
+        chunks = [p.pop(name) for p in parts]
+        if isinstance(chunks[0], pa.Array):
+            out[name] = pa.chunked_array(chunks).unify_dictionaries().combine_chunks()
         else:
-            out[name] = np.concatenate([p[name] for p in parts])
+            out[name] = np.concatenate(chunks)
+        del chunks
     return out
-
-
-def _duplicates(*keys: np.ndarray) -> np.ndarray:
-    """Rows whose key tuple already occurred earlier (first occurrence is kept)."""
-    n = len(keys[0])
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.lexsort((np.arange(n), *reversed(keys)))
-    same = np.ones(n - 1, dtype=bool)
-    for k in keys:
-        ks = k[order]
-        same &= ks[1:] == ks[:-1]
-    dup = np.zeros(n, dtype=bool)
-    dup[order[1:][same]] = True
-    return dup
 
 
 def designation_from_coordinates(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
@@ -142,8 +130,21 @@ def _assemble(
     """Join arm rows into spectra and build the star / exposure / plate tables."""
     import pyarrow as pa
 
-    # Duplicate rows: same obsid and arm (within or across files).
-    dup = _duplicates(rows["obsid"], rows["blue"])
+    # One sort of (obsid, arm) finds duplicate rows and groups the arms into spectra.
+    obsid = rows["obsid"]
+    red = (~rows["blue"]).astype(np.int64)
+    if obsid.size and (obsid.min() < 0 or obsid.max() >= 2**62):
+        order = np.lexsort((red, obsid))
+        same = np.r_[
+            False, (obsid[order][1:] == obsid[order][:-1]) & (red[order][1:] == red[order][:-1])
+        ]
+    else:
+        key = obsid * 2 + red
+        order = np.argsort(key, kind="stable")  # stable: the first copy in file order wins
+        sorted_key = key[order]
+        same = np.r_[False, sorted_key[1:] == sorted_key[:-1]] if key.size else np.zeros(0, bool)
+    dup = np.zeros(obsid.size, dtype=bool)
+    dup[order[same]] = True
     for k in np.flatnonzero(np.bincount(files[dup], minlength=len(names))):
         report.add(
             names[k],
@@ -153,6 +154,16 @@ def _assemble(
             "later copies excluded",
             "error",
         )
+    kept_sorted = order[~same]
+    sorted_obsid = obsid[kept_sorted]
+    new_spec = (
+        np.r_[True, sorted_obsid[1:] != sorted_obsid[:-1]]
+        if sorted_obsid.size
+        else (np.zeros(0, bool))
+    )
+    spec_all = np.full(obsid.size, -1, dtype=np.int64)
+    spec_all[kept_sorted] = np.cumsum(new_spec) - 1
+    obsids = sorted_obsid[new_spec]
     if dup.any():
         keep = ~dup
         mask = pa.array(keep)
@@ -160,11 +171,12 @@ def _assemble(
             k: (v.filter(mask) if isinstance(v, pa.Array) else v[keep]) for k, v in rows.items()
         }
         files = files[keep]
-
-    star_code, uids = factorize(rows["uid"])
-    plate_code, planids = factorize(rows["planid"])
-    obsids, spec = np.unique(rows["obsid"], return_inverse=True)
+        spec_all = spec_all[keep]
+    spec = spec_all
     n_spec = obsids.size
+
+    star_code, uids = factorize(rows.pop("uid"))
+    plate_code, planids = factorize(rows.pop("planid"))
     blue = rows["blue"]
     b_idx, r_idx = np.flatnonzero(blue), np.flatnonzero(~blue)
 
@@ -180,8 +192,8 @@ def _assemble(
     for name, values in (
         ("star", star_code),
         ("plate", plate_code),
-        ("lmjm", rows["lmjm"]),
-        ("spid", rows["spid"]),
+        ("lmjm", rows.pop("lmjm")),
+        ("spid", rows.pop("spid")),
     ):
         ident[name] = per_spectrum(values, -1)
         clash = values != ident[name][spec]
@@ -205,31 +217,38 @@ def _assemble(
     spectra["exposure"] = exposure.astype(np.int64)
     spectra["plate"] = ident["plate"]
     spectra["spid"] = ident["spid"].astype(np.int16)
-    spectra["fiberid"] = per_spectrum(rows["fiberid"], 0).astype(np.int16)
-    spectra["ra"] = per_spectrum(rows["ra"], np.nan)
-    spectra["dec"] = per_spectrum(rows["dec"], np.nan)
+    spectra["fiberid"] = per_spectrum(rows.pop("fiberid"), 0).astype(np.int16)
+    spectra["ra"] = per_spectrum(rows.pop("ra"), np.nan)
+    spectra["dec"] = per_spectrum(rows.pop("dec"), np.nan)
     snr_b = np.full(n_spec, np.nan)
     snr_b[spec[b_idx]] = rows["snr"][b_idx]
     snr_r = np.full(n_spec, np.nan)
-    snr_r[spec[r_idx]] = rows["snr"][r_idx]
+    snr_r[spec[r_idx]] = rows.pop("snr")[r_idx]
     spectra["snr"], spectra["snr_r"] = snr_b, snr_r
     for p in PARAMETERS:
         for name in (p, f"{p}_err"):
             col = np.full(n_spec, np.nan)
             src = r_idx if (p == "rv" and C.rv_arm(rv_column) == "R") else b_idx
-            col[spec[src]] = rows[name][src]
+            col[spec[src]] = rows.pop(name)[src]
             spectra[name] = col
             spectra[name].unit = UNITS[p]
     spectra["rv_snr"] = snr_r if C.rv_arm(rv_column) == "R" else snr_b
-    spectra["fibermask"] = per_spectrum(rows["fibermask"], 0)
+    spectra["fibermask"] = per_spectrum(rows.pop("fibermask"), 0)
     spectra["ra"].unit = spectra["dec"].unit = "deg"
 
     # One spectrum per star and exposure: keep the best S/N, report the others.
     best = np.where(np.isfinite(snr_b), snr_b, np.where(np.isfinite(snr_r), snr_r, -1.0))
-    order = np.lexsort((-best, exposure, ident["star"]))
-    s_sorted, e_sorted = ident["star"][order], exposure[order]
+    pair = ident["star"].astype(np.int64) * max(n_exp, 1) + exposure
+    order2 = np.argsort(pair, kind="stable")
+    same2 = pair[order2][1:] == pair[order2][:-1]
     again = np.zeros(n_spec, dtype=bool)
-    again[order[1:][(s_sorted[1:] == s_sorted[:-1]) & (e_sorted[1:] == e_sorted[:-1])]] = True
+    if same2.any():
+        involved = np.zeros(n_spec, dtype=bool)
+        involved[order2[1:][same2]] = True
+        involved[order2[:-1][same2]] = True
+        idx = np.flatnonzero(involved)
+        sub = idx[np.lexsort((-best[idx], pair[idx]))]
+        again[sub[1:][pair[sub][1:] == pair[sub][:-1]]] = True
     if again.any():
         spec_file = per_spectrum(files, 0)
         for k in np.flatnonzero(np.bincount(spec_file[again], minlength=len(names))):
@@ -350,6 +369,7 @@ def read_exposures(
     rv_error_column: str | None = None,
     fmt: str | None = None,
     strict: bool = False,
+    batch_rows: int = BATCH_ROWS,
 ) -> SpectrumSet:
     """Read one or more per-exposure catalogues into one :class:`SpectrumSet`.
 
@@ -367,6 +387,8 @@ def read_exposures(
         Force one format for all files.
     strict : bool
         Raise :class:`InputError` for the first excluded-row problem instead of reporting.
+    batch_rows : int
+        Rows converted at a time (bounds the memory of the raw columns).
 
     Returns
     -------
@@ -380,12 +402,18 @@ def read_exposures(
     rv_err = _rv_error(rv_column, rv_error_column)
     report = ReadReport()
     parts, names = [], []
-    for path in paths:
-        cols, n = load_columns(path, wanted_columns(rv_column, rv_err), mapping, fmt)
-        report.n_rows_read += n
-        parts.append(check_rows(cols, n, str(path), report, rv_column, rv_err))
+    files: list[int] = []
+    for k, path in enumerate(paths):
         names.append(str(path))
-    return _finish(parts, names, report, rv_column, strict)
+        batches = iter_column_batches(
+            path, wanted_columns(rv_column, rv_err), mapping, fmt, batch_rows
+        )
+        for cols, n in batches:
+            report.n_rows_read += n
+            parts.append(check_rows(cols, n, str(path), report, rv_column, rv_err))
+            files.append(k)
+            del cols
+    return _finish(parts, names, report, rv_column, strict, files)
 
 
 def spectra_from_table(
@@ -404,14 +432,22 @@ def spectra_from_table(
     cols, n = table_columns(data, wanted_columns(rv_column, rv_err), mapping, where)
     report.n_rows_read = n
     part = check_rows(cols, n, where, report, rv_column, rv_err)
-    return _finish([part], [where], report, rv_column, strict)
+    return _finish([part], [where], report, rv_column, strict, [0])
 
 
 def _finish(
-    parts: list[dict[str, Any]], names: list[str], report: ReadReport, rv_column: str, strict: bool
+    parts: list[dict[str, Any]],
+    names: list[str],
+    report: ReadReport,
+    rv_column: str,
+    strict: bool,
+    part_files: list[int],
 ) -> SpectrumSet:
     files = np.concatenate(
-        [np.full(len(p["obsid"]), k, dtype=np.int64) for k, p in enumerate(parts)]
+        [
+            np.full(len(p["obsid"]), k, dtype=np.int64)
+            for k, p in zip(part_files, parts, strict=True)
+        ]
     )
     rows = _concat(parts)
     result = _assemble(rows, files, names, report, rv_column)

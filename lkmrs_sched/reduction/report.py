@@ -79,8 +79,19 @@ class ReadReport:
     ) -> None:
         """Record an issue if ``mask`` (bool array, or a count) selects any rows."""
         n = int(np.count_nonzero(mask)) if isinstance(mask, np.ndarray) else int(mask)
-        if n:
-            self.issues.append(Issue(where, column, n, problem, action, severity))
+        if not n:
+            return
+        for k, old in enumerate(self.issues):  # same problem again (next batch): add up
+            if (old.where, old.column, old.problem, old.action, old.severity) == (
+                where,
+                column,
+                problem,
+                action,
+                severity,
+            ):
+                self.issues[k] = Issue(where, column, old.n_rows + n, problem, action, severity)
+                return
+        self.issues.append(Issue(where, column, n, problem, action, severity))
 
     @property
     def n_rows_excluded(self) -> int:
