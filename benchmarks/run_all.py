@@ -57,6 +57,8 @@ def run_in_this_process(path: Path) -> list[Row]:
     """Import one benchmark module and call its ``main()``."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    # Registered under its own name, so pickling its functions (multiprocessing) works.
+    sys.modules[path.stem] = module
     sys.path.insert(0, str(HERE))
     saved_argv = sys.argv
     sys.argv = [str(path)]  # benchmarks that parse arguments see none
@@ -103,7 +105,9 @@ def summary(results: list[tuple[str, list[Row], str | None, float]]) -> bool:
     for bench, rows, error, seconds in results:
         if error is not None or not rows:
             ok = False
-            lines.append((bench, error or "no rows returned", "", "", "FAIL"))
+            text = error or "no rows returned"
+            text = text if len(text) <= 70 else text[:67] + "..."
+            lines.append((bench, text.splitlines()[0], "", "", "FAIL"))
         for name, measured, target, passed in rows:
             ok &= bool(passed)
             lines.append((bench, name, _fmt(measured), _fmt(target),
