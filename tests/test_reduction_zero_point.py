@@ -161,3 +161,28 @@ def test_reference_file_without_rv_column_is_an_input_error(tmp_path):
     path.write_text("uid,vel\nG1,3.0\n")
     with pytest.raises(InputError, match="missing reference columns"):
         read_reference_rvs(path)
+
+
+def test_min_presence_keeps_stars_missing_from_some_exposures():
+    """Fibres missing 8 % of the time: hardly any star is in all 24 exposures."""
+    fake = fake_catalogue(
+        seed=41,
+        n_plates=1,
+        stars_per_spid=240,
+        n_exposures=24,
+        snr_range=(30.0, 300.0),
+        rv_offset_sigma=0.3,
+        presence=0.92,
+    )
+    spectra = spectra_from_table(fake.arrow())
+    strict = rv_zero_points(spectra)
+    loose = rv_zero_points(spectra, min_presence=0.8, iterations=2)
+    assert np.median(strict.offsets["n_stars"]) < 40  # 0.92**24 ≈ 13 % of the stars
+    assert np.median(loose.offsets["n_stars"]) > 150
+    lmjm = np.unique(np.asarray(fake.offsets["lmjm"]))
+    truth = _grid(fake.offsets, lmjm, "offset")
+    truth -= truth.mean(axis=0)
+    rms = np.sqrt(np.mean((_grid(loose.offsets, lmjm, "offset") - truth) ** 2))
+    assert rms < 0.06, rms
+    with pytest.raises(InputError):
+        rv_zero_points(spectra, min_presence=0)

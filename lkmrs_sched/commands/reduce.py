@@ -79,6 +79,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="plates with fewer usable spectra get no zero points (default: %(default)s)",
     )
     p.add_argument(
+        "--min-presence",
+        type=float,
+        default=1.0,
+        help="share of a plate's exposures a common star must appear in (default: "
+        "%(default)s = every exposure; lower it for plates with many exposures)",
+    )
+    p.add_argument(
         "--lamp-shift",
         type=float,
         default=6.5,
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         min_plate_spectra=args.min_plate_spectra,
         lamp_shift=args.lamp_shift,
         zero_point_weighting=args.zero_point_weighting,
+        min_presence=args.min_presence,
         min_snr=args.min_snr,
         variability_p=args.chi2_p,
     )

@@ -60,6 +60,8 @@ class ReductionConfig:
         Constant stars needed per (spectrograph, exposure).
     zero_point_weighting : str
         "inverse-variance" (1/rv_err²) or "snr2".
+    min_presence : float
+        Share of a plate's considered exposures a common star must appear in (1 = all).
     reference_floor : float
         Noise floor of the reference-RV fit, km/s.
     reference_min_stars : int
@@ -84,6 +86,7 @@ class ReductionConfig:
     min_exposure_fraction: float = 0.5
     min_zero_point_stars: int = 3
     zero_point_weighting: str = "inverse-variance"
+    min_presence: float = 1.0
     reference_floor: float = 1.0
     reference_min_stars: int = 5
     lamp_shift: float = zp_mod.LAMP_SHIFT
@@ -109,6 +112,8 @@ class ReductionConfig:
         for name in ("max_scatter", "reference_floor", "variability_nsigma"):
             if not getattr(self, name) > 0:
                 raise InputError(f"--{name.replace('_', '-')}", getattr(self, name), "> 0")
+        if not 0 < self.min_presence <= 1:
+            raise InputError("--min-presence", self.min_presence, "0 < share <= 1")
         if not 0 < self.variability_p < 1:
             raise InputError("--chi2-p", self.variability_p, "0 < p < 1")
         if self.min_plate_spectra < 0 or self.min_snr < 0:
@@ -240,6 +245,7 @@ def reduce_spectra(
                 min_stars=cfg.min_zero_point_stars,
                 lamp_shift=cfg.lamp_shift,
                 weighting=cfg.zero_point_weighting,
+                min_presence=cfg.min_presence,
             )
         elif cfg.zero_point == "reference":
             ref = (

@@ -151,6 +151,7 @@ def common_star_offsets(
     min_plate_spectra: int = 540,
     min_exposure_fraction: float = 0.5,
     min_stars: int = 3,
+    min_presence: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """One pass of the common-constant-star method on plain arrays.
 
@@ -173,6 +174,11 @@ def common_star_offsets(
         exposure are not considered.
     min_stars : int
         Constant stars needed for a (spectrograph, exposure) offset.
+    min_presence : float
+        Share of the considered exposures a common star must have a usable RV in
+        (1 = every exposure, the paper's rule; lower values keep more stars on plates
+        with many exposures, use ≥ 2 iterations then, since a star's mean then depends
+        on which exposures it has).
 
     Returns
     -------
@@ -212,7 +218,8 @@ def common_star_offsets(
     rv_s, w_s = rv[sel], weight[sel]
     _, scatter, _, dev = weighted_mean_scatter(pair, rv_s, w_s, n_pairs)
     n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
-    common = n_exp_pair == n_used[pair_plate]
+    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
+    common = n_exp_pair >= need
     with np.errstate(invalid="ignore"):
         constant = common & (scatter < max_scatter)
     member = constant[pair]
@@ -282,6 +289,7 @@ def rv_zero_points(
     min_stars: int = 3,
     lamp_shift: float = LAMP_SHIFT,
     weighting: str = "inverse-variance",
+    min_presence: float = 1.0,
 ) -> ZeroPoints:
     """RV zero points by the common-constant-star method (see the module docstring).
 
@@ -304,6 +312,8 @@ def rv_zero_points(
     weighting : {"inverse-variance", "snr2"}
         Weights of the star means and offsets: 1/σ_RV² from the catalogue's RV errors
         (default; spectra without an error are not used), or (S/N)² as in Eq. 1.
+    min_presence : float
+        See :func:`common_star_offsets` (default 1: every considered exposure).
 
     Returns
     -------
@@ -311,6 +321,8 @@ def rv_zero_points(
     """
     if iterations < 1:
         raise InputError("--iterations", iterations, "an integer >= 1")
+    if not 0 < min_presence <= 1:
+        raise InputError("--min-presence", min_presence, "0 < share <= 1")
     sp = spectra.spectra
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
     spid = np.asarray(sp["spid"]).astype(np.int64)
@@ -336,6 +348,7 @@ def rv_zero_points(
             min_plate_spectra=min_plate_spectra,
             min_exposure_fraction=min_exposure_fraction,
             min_stars=min_stars,
+            min_presence=min_presence,
         )
         got = np.isfinite(res["offset"])
         total[got] += res["offset"][got]
@@ -371,6 +384,7 @@ def rv_zero_points(
         max_scatter_kms=max_scatter,
         min_plate_spectra=min_plate_spectra,
         lamp_shift_kms=lamp_shift,
+        min_presence=min_presence,
     )
     return zp
 
