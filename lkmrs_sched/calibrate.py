@@ -88,7 +88,7 @@ FREE_PARAMETERS: dict[str, FreeParameter] = {p.name: p for p in (
     FreeParameter("usable_scale", 0.4, 1.3, False, _scale_usable,
                   "weather.usable_night_fraction",
                   "multiplier of the monthly chances of a usable night"),
-    FreeParameter("rebalance_gain", 0.0, 4.0, False, _selector("rebalance_gain"),
+    FreeParameter("rebalance_gain", 0.0, 12.0, False, _selector("rebalance_gain"),
                   "selector.rebalance_gain", "how strongly TD draws follow used time"),
     FreeParameter("started_plate_boost", 1.0, 60.0, True, _selector("started_plate_boost"),
                   "selector.started_plate_boost", "weight of started plates below goal"),

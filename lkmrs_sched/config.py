@@ -304,8 +304,11 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
     )
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, _seen: tuple[Path, ...] | None = None) -> Scenario:
     """Read and validate a scenario TOML file.
+
+    A scenario may name a ``base`` in its ``[scenario]`` table: it then takes every
+    setting of the base (recursively) and overrides only the keys it writes.
 
     Raises
     ------
@@ -325,7 +328,41 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(str(p), ..., "valid TOML", f"TOML syntax error ({exc})") from None
+    head = data.get("scenario", {})
+    if isinstance(head, dict) and "base" in head:
+        data, text = _with_base(p, data, text, _seen or ())
     return parse_scenario(data, source=str(p), text=text)
+
+
+def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
+               ) -> tuple[dict[str, Any], str]:
+    """Merge a scenario over its ``[scenario] base`` (a what-if changes only what it names).
+
+    Relative paths written in the base are kept relative to the base's folder.
+    """
+    raw = data["scenario"].pop("base")
+    if not isinstance(raw, str):
+        raise InputError(f"{p}: [scenario] base", raw, "the path of another scenario file")
+    base_path = (p.parent / raw).resolve()
+    if base_path in seen or base_path == p.resolve():
+        raise InputError(f"{p}: [scenario] base", raw, "a chain of bases without a loop",
+                         "circular base")
+    base = load_scenario(base_path, _seen=(*seen, p.resolve()))
+    merged = {"scenario": {k: v for k, v in base.canonical().items()
+                           if k in ("name", "description", "start", "end", "seed")}}
+    for section, cls in _SECTIONS.items():
+        table = dict(base.canonical()[section])
+        for f in dataclasses.fields(cls):
+            value = table.get(f.name)
+            if f.metadata.get("kind") == "path" and value and not Path(value).is_absolute():
+                table[f.name] = str(base.path(value))
+        merged[section] = table
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            merged[section] = table
+            continue
+        merged.setdefault(section, {}).update(table)
+    return merged, f"{text}\n# ---- base: {base_path} ----\n{base.text}"
 
 
 def default_scenario(

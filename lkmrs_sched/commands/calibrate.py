@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", metavar="FILE", help="observed log: .sqlite, Table 2 CSV or "
                    "MRS_plan CSV (default: Table 2)")
     p.add_argument("--scenario", metavar="FILE",
-                   help="base scenario (default: scenarios/year1-2018.toml)")
+                   help="base scenario, uncalibrated (default: scenarios/year1-2018-prior.toml)")
     p.add_argument("--parameters", metavar="NAMES",
                    help="comma-separated subset of the free parameters (default: all)")
     p.add_argument("--draws", type=int, default=600, metavar="M", help="prior draws")
@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.draws < 10:
         raise InputError("--draws", args.draws, "at least 10")
-    scenario = load_scenario(args.scenario or PROJECT_ROOT / "scenarios" / "year1-2018.toml")
+    scenario = load_scenario(args.scenario
+                             or PROJECT_ROOT / "scenarios" / "year1-2018-prior.toml")
     log = read_any_log(args.log) if args.log else import_table2()
     source = Path(args.log).name if args.log else "Table 2 (Zong et al. 2020)"
     names = args.parameters.split(",") if args.parameters else None
