@@ -28,6 +28,8 @@ COMMANDS: tuple[str, ...] = (
     "reduce",
     "reproduce-table2",
     "calibrate",
+    "forecast",
+    "compare",
     "synth",
 )
 

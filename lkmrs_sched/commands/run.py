@@ -1,36 +1,34 @@
-"""``lkmrs-sched run``: the main job on the built-in defaults (what ``make run`` does)."""
+"""``lkmrs-sched run``: the main job — a baseline forecast of the remaining LK-MRS seasons.
+
+Starts from the first-year log (Table 2), runs a modest ensemble of the baseline scenario
+(``scenarios/forecast-2019.toml``) to 2023-06-30 with per-star outcomes, prints a summary
+and writes ``forecast.json``, ``stars.ecsv``, per-realization logs and figures.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from lkmrs_sched.commands.common import add_scenario_argument, scenario_from_args
+from lkmrs_sched.commands.forecast import add_ensemble_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="the main job on the built-in defaults", description=__doc__)
-    add_scenario_argument(p)
-    p.set_defaults(func=run, start=None, end=None)
+    p = sub.add_parser("run", help="the main job: a baseline forecast (what `make run` does)",
+                       description=__doc__)
+    p.add_argument("--scenario", metavar="FILE",
+                   help="scenario (default: scenarios/forecast-2019.toml)")
+    add_ensemble_arguments(p, 16)
+    p.add_argument("--out", metavar="DIR", default="runs/main",
+                   help="output folder (default: runs/main)")
+    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
+    from lkmrs_sched.commands.forecast import forecast_to_folder, load_inputs
+    from lkmrs_sched.config import PROJECT_ROOT
 
-    from lkmrs_sched.almanac import get_almanac
-    from lkmrs_sched.footprints import load_plates
-    from lkmrs_sched.visibility import compute_windows
-
-    scenario = scenario_from_args(args)
-    alm = get_almanac(scenario)
-    plates = load_plates(scenario.path(scenario.selector.lkmrs_footprints))
-    win = compute_windows(plates, alm, scenario.observing)
-    obs = alm.observable
-    print(f"Season {scenario.start} .. {scenario.end} at {scenario.site.name}: "
-          f"{len(alm)} nights, {obs.sum()} MRS nights outside shutdown, "
-          f"{alm.dark_hours[obs].sum():.0f} dark hours on them.")
-    print(f"{'plate':<6} {'field':<7} {'MRS nights with window':>23} {'window hours':>13}")
-    for p in np.argsort(plates.ra_deg):
-        has = (win.hours[p] > 0) & obs
-        print(f"{plates.plate_name[p]:<6} {plates.field[p]:<7} {has.sum():23d} "
-              f"{win.hours[p, obs].sum():13.1f}")
+    path = args.scenario or str(PROJECT_ROOT / "scenarios" / "forecast-2019.toml")
+    scenario, log = load_inputs(args, path)
+    forecast_to_folder(scenario, log, args, Path(args.out))
     return 0
