@@ -32,6 +32,10 @@ class InputError(Exception):
         self.problem = problem
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple:
+        # Picklable, so an error raised in a worker process reaches the parent intact.
+        return (type(self), (self.where, self.value, self.allowed, self.problem))
+
     def __str__(self) -> str:
         value = "" if self.value is ... else f" {self.value!r};"
         return f"{self.where}: {self.problem}:{value} allowed: {self.allowed}"

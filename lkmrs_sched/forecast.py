@@ -41,8 +41,12 @@ STAR_IDENTITY = ("uid", "plate", "gaia_g", "is_binary", "period_d")
 #: Survey totals summarised over realizations.
 TOTALS = ("lkmrs_exposures_new", "lkmrs_exposures_total", "plates_at_goal",
           "spectra_snr_gt_10", "stars_ge_10_good_epochs", "stars_ge_30_good_epochs",
-          "stars_ge_60_good_epochs", "rv_variable_detections", "binaries_detected",
-          "false_detections")
+          "stars_ge_60_good_epochs", "rv_tested", "rv_variable_detections",
+          "binaries_detected", "false_detections", "chi2_rv_variable_detections",
+          "chi2_binaries_detected", "chi2_false_detections")
+#: Detection criteria whose completeness against period is reported.
+CRITERIA = {"completeness_vs_period": "range > 3 sigma_RV(S/N) (brief)",
+            "completeness_vs_period_chi2": "chi2 probability < 1e-3"}
 
 
 def month_grid(first: dt.date, last: dt.date) -> list[str]:
@@ -121,7 +125,7 @@ def forecast_realization(job: Job) -> dict[str, Any]:
         log.write(Path(fin.store) / "logs" / f"realization-{job.index:04d}.sqlite")
     new = log.exposures[log.exposures["project"] == LKMRS]
     combined = vstack([fin.observed[new.colnames], new], metadata_conflicts="silent")
-    lk = plates.subset(plates.project == LKMRS)
+    lk = _lkmrs_plates(scenario)
     names = [str(n) for n in lk.plate_name]
     per_plate = _plate_outcomes(combined, names, scenario.selector.goal_exposures, fin.months)
     result: dict[str, Any] = {
@@ -137,8 +141,11 @@ def forecast_realization(job: Job) -> dict[str, Any]:
         catalogue = _catalogue(lk, scenario)
         o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
         totals = outcomes.survey_totals(o)
+        chi2 = totals.pop("chi2")
         result["completeness_vs_period"] = totals.pop("completeness_vs_period")
+        result["completeness_vs_period_chi2"] = chi2.pop("completeness_vs_period")
         result["totals"].update(totals)
+        result["totals"].update({f"chi2_{k}": v for k, v in chi2.items()})
         if fin.store:
             path = Path(fin.store) / "stars" / f"realization-{job.index:04d}.npz"
             with atomic_path(path) as tmp, open(tmp, "wb") as fh:
@@ -148,6 +155,16 @@ def forecast_realization(job: Job) -> dict[str, Any]:
 
 
 _CATALOGUES: dict[str, Any] = {}
+
+
+def _lkmrs_plates(scenario: Scenario) -> Any:
+    """The LK-MRS plates with their Table 1 counts (the merged set keeps no counts)."""
+    from lkmrs_sched.footprints import load_plates
+
+    path = str(scenario.path(scenario.selector.lkmrs_footprints))
+    if path not in _CATALOGUES:
+        _CATALOGUES[path] = load_plates(path)
+    return _CATALOGUES[path]
 
 
 def _catalogue(lk: Any, scenario: Scenario) -> Any:
@@ -249,14 +266,15 @@ def summarise(scenario: Scenario, log: ObservationLog, results: list[dict[str, A
         "from_log": log.info.get("source", ""), "realizations": len(results), "seed": seed,
         "goal_exposures": goal, "plates": plates, "totals": totals,
     }
-    if "completeness_vs_period" in results[0]:
-        bins = results[0]["completeness_vs_period"]
-        out["completeness_vs_period"] = [
+    for key, criterion in CRITERIA.items():
+        if key not in results[0]:
+            continue
+        out[key] = {"criterion": criterion, "bins": [
             {"log10_period_lo": b["log10_period_lo"], "log10_period_hi": b["log10_period_hi"],
-             **{k: v for k, v in percentile_summary(
-                 [r["completeness_vs_period"][i]["completeness"] for r in results
-                  if r["completeness_vs_period"][i]["completeness"] is not None]).items()}}
-            for i, b in enumerate(bins)]
+             "n_binaries": percentile_summary([r[key][i]["n_binaries"] for r in results])[
+                 "median"],
+             **percentile_summary([r[key][i]["completeness"] for r in results])}
+            for i, b in enumerate(results[0][key])]}
     return out
 
 
