@@ -31,7 +31,7 @@ from lkmrs_sched.ephemeris import Ephemeris, Site, altitude, radec
 #: Moon samples per night, evenly from dusk to dawn (≤ 40 min apart).
 MOON_GRID = 25
 #: Bump when the computation changes, to invalidate caches.
-ALMANAC_VERSION = 4
+ALMANAC_VERSION = 5
 MJD_UNIX_EPOCH = 40587  # MJD of 1970-01-01
 
 

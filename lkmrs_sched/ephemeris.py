@@ -199,9 +199,14 @@ class Ephemeris:
         return (1.0 + np.cos(i)) / 2.0
 
     def sun_moon_longitude_difference(self, mjd: np.ndarray) -> np.ndarray:
-        """Geocentric ecliptic-of-date longitude of the Moon minus the Sun (radians, wrapped)."""
-        jd1, jd2 = _tt_jd(np.atleast_1d(mjd))
+        """Apparent geocentric ecliptic-of-date longitude of the Moon minus the Sun (radians).
+
+        The Sun's direction includes annual aberration (the Moon, moving with the Earth,
+        has none), so the zero is the apparent conjunction that defines the new moon.
+        """
+        t = np.atleast_1d(mjd)
+        jd1, jd2 = _tt_jd(t)
         rot = erfa.ecm06(jd1, jd2)  # ICRS -> ecliptic of date
-        s = np.einsum("nij,nj->ni", rot, self._sun_gcrs(np.atleast_1d(mjd)))
+        s = np.einsum("nij,nj->ni", rot, unit(self._sun_gcrs(t)) + self._beta(t))
         m = np.einsum("nij,nj->ni", rot, self._moon_gcrs(np.atleast_1d(mjd)))
         return wrap_pi(np.arctan2(m[:, 1], m[:, 0]) - np.arctan2(s[:, 1], s[:, 0]))
