@@ -128,7 +128,7 @@ def epochs_per_star(stars: Any, path: str | Path) -> Path:
 def footprint_sky_map(summary: dict, plates: PlateSet, path: str | Path) -> Path:
     """The 20 footprints on the sky, coloured by forecast completion (median / goal)."""
     goal = summary["goal_exposures"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [4, 1]})
     cmap = plt.cm.plasma
     for ax, sel in zip(axes, (plates.ra_deg < 200, plates.ra_deg >= 200), strict=True):
         for i in np.flatnonzero(sel):
@@ -140,8 +140,9 @@ def footprint_sky_map(summary: dict, plates: PlateSet, path: str | Path) -> Path
             ax.text(plates.ra_deg[i], plates.dec_deg[i], name, ha="center", va="center",
                     fontsize=6)
         ax.set_aspect("equal")
-        ax.autoscale_view()
-        ax.invert_xaxis()
+        ra, dec = plates.ra_deg[sel], plates.dec_deg[sel]
+        ax.set_xlim(ra.max() + 5, ra.min() - 5)  # RA grows to the left, as on the sky
+        ax.set_ylim(dec.min() - 5, dec.max() + 5)
         ax.set_xlabel("RA (deg)")
     axes[0].set_ylabel("Dec (deg)")
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))

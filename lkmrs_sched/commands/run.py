@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--scenario", metavar="FILE",
                    help="scenario (default: scenarios/forecast-2019.toml)")
-    add_ensemble_arguments(p, 32)
+    add_ensemble_arguments(p, 64)
     p.add_argument("--out", metavar="DIR", default="runs/main",
                    help="output folder (default: runs/main)")
     p.set_defaults(func=run)
