@@ -193,6 +193,23 @@ def lunar_days(local_dates: np.ndarray, new_moons: np.ndarray, utc_offset_h: flo
     return (day - nm_local_day[k]).astype(int) + 1
 
 
+def lunar_days_of(local_dates: np.ndarray, scenario: Scenario | None = None) -> np.ndarray:
+    """Chinese lunar day of local dates (``datetime64[D]`` or ISO strings), no cache.
+
+    For callers that have dates but no almanac (for example an imported log's nights).
+    """
+    from lkmrs_sched.config import default_scenario
+
+    scenario = scenario or default_scenario()
+    dates = np.asarray(local_dates, dtype="datetime64[D]")
+    if dates.size == 0:
+        return np.zeros(0, dtype=int)
+    utc_offset = scenario.site.utc_offset.to_value("h")
+    lo, hi = date_to_mjd(dates.min()), date_to_mjd(dates.max())
+    eph = Ephemeris(lo - 40.0, hi + 2.0, site_of(scenario))
+    return lunar_days(dates, find_new_moons(eph, lo - 38.0, hi + 2.0), utc_offset)
+
+
 def in_shutdown(local_dates: np.ndarray, windows: tuple[tuple[str, str], ...]) -> np.ndarray:
     """True where the local date falls in a yearly MM-DD window (inclusive; may wrap the year)."""
     months = (local_dates.astype("datetime64[M]").astype(int) % 12) + 1

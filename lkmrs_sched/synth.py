@@ -56,6 +56,7 @@ import astropy.units as u
 import numpy as np
 from astropy.table import Table
 
+from lkmrs_sched.almanac import lunar_days_of
 from lkmrs_sched.errors import InputError
 from lkmrs_sched.fibres import STATUS_DEAD, Catalogue, build_catalogue
 from lkmrs_sched.footprints import PlateSet
@@ -104,46 +105,6 @@ UNITS = {
 
 
 # --- calendar -------------------------------------------------------------------------
-
-
-def new_moons(k0: int, k1: int) -> np.ndarray:
-    """UTC MJD of new moons k0 … k1−1 (Meeus, Astronomical Algorithms ch. 49; k = 0 is
-    2000 January 6), accurate to about a minute."""
-    k = np.arange(k0, k1, dtype=float)
-    t = k / 1236.85
-    jde = (2451550.09766 + 29.530588861 * k + 0.00015437 * t**2 - 0.00000015 * t**3
-           + 0.00000000073 * t**4)
-    e = 1 - 0.002516 * t - 0.0000074 * t**2
-    r = np.radians
-    m = r(2.5534 + 29.10535670 * k - 0.0000014 * t**2)
-    mp = r(201.5643 + 385.81693528 * k + 0.0107582 * t**2 + 0.00001238 * t**3)
-    f = r(160.7108 + 390.67050284 * k - 0.0016118 * t**2 - 0.00000227 * t**3)
-    om = r(124.7746 - 1.56375588 * k + 0.0020672 * t**2)
-    s = np.sin
-    corr = (-0.40720 * s(mp) + 0.17241 * e * s(m) + 0.01608 * s(2 * mp) + 0.01039 * s(2 * f)
-            + 0.00739 * e * s(mp - m) - 0.00514 * e * s(mp + m) + 0.00208 * e * e * s(2 * m)
-            - 0.00111 * s(mp - 2 * f) - 0.00057 * s(mp + 2 * f) + 0.00056 * e * s(2 * mp + m)
-            - 0.00042 * s(3 * mp) + 0.00042 * e * s(m + 2 * f) + 0.00038 * e * s(m - 2 * f)
-            - 0.00024 * e * s(2 * mp - m) - 0.00017 * s(om) - 0.00007 * s(mp + 2 * m)
-            + 0.00004 * (s(2 * mp - 2 * f) + s(3 * m) + s(mp + m - 2 * f))
-            + 0.00003 * (s(2 * mp + 2 * f) - s(mp + m + 2 * f) + s(mp - m + 2 * f))
-            - 0.00002 * (s(mp - m - 2 * f) + s(3 * mp + m)) + 0.00002 * s(4 * mp))
-    return jde + corr - 2400000.5 - 69.0 / 86400.0  # JDE (TT) to UTC MJD
-
-
-def lunar_day(night_mjd: np.ndarray) -> np.ndarray:
-    """Chinese lunar day 1–30 of local evening dates given as MJD of the date.
-
-    Day 1 is the Beijing (UTC+8) calendar date that contains the new moon.
-    """
-    d = np.asarray(night_mjd, float)
-    if d.size == 0:
-        return np.zeros(0, np.int16)
-    k0 = int(np.floor((d.min() - 51550.0) / 29.530588861)) - 2
-    k1 = int(np.ceil((d.max() - 51550.0) / 29.530588861)) + 2
-    nm_day = np.floor(new_moons(k0, k1) + UTC_OFFSET_H / 24.0)
-    i = np.searchsorted(nm_day, d, side="right") - 1
-    return (d - nm_day[i] + 1).astype(np.int16)
 
 
 def _date_mjd(iso: np.ndarray, where: str) -> np.ndarray:
@@ -379,12 +340,10 @@ def _exposure_info(lk: Table, plate_of: np.ndarray, plates: PlateSet,
     night = np.asarray(lk["night"]).astype(str)
     night_mjd = _date_mjd(night, f"{where}: exposures night")
     start = np.asarray(lk["start_mjd"], float)
-    if lunar_days is not None:
-        lday = np.array([lunar_days.get(n, 0) for n in night.tolist()], np.int16)
-        miss = lday == 0
-        lday[miss] = lunar_day(night_mjd[miss])
-    else:
-        lday = lunar_day(night_mjd)
+    lday = np.array([(lunar_days or {}).get(n, 0) for n in night.tolist()], np.int16)
+    miss = lday == 0
+    if miss.any():  # nights the log's nights table lacks (imported logs): the almanac's rule
+        lday[miss] = lunar_days_of(night[miss])
     lamp, cloud_night = night_effects(night_mjd, ss, cfg, f"{where}: [snr]")
     planid = plates.plan_id[plate_of].astype(str)
     return _Exposures(

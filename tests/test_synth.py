@@ -11,6 +11,7 @@ import pytest
 from astropy.table import Table
 
 from lkmrs_sched import cli
+from lkmrs_sched.almanac import lunar_days_of
 from lkmrs_sched.config import default_scenario, parse_scenario
 from lkmrs_sched.errors import InputError
 from lkmrs_sched.footprints import load_lkmrs
@@ -18,7 +19,6 @@ from lkmrs_sched.obslog import ObservationLog
 from lkmrs_sched.snr import ConstantSNRModel, SNRConfig, load_precision_law, sigma_law
 from lkmrs_sched.synth import (
     COLUMNS,
-    lunar_day,
     measure,
     read_table,
     summarize,
@@ -290,13 +290,11 @@ def test_injected_noise_follows_table4(snr):
                 assert 0.005 < np.mean(np.abs(d) > 6 * sig) < 0.02, par
 
 
-def test_lunar_day():
-    def mjd(d):
-        return (np.datetime64(d) - np.datetime64("1858-11-17")).astype(int)
-
+def test_lunar_day_of_nights_without_an_almanac():
+    # synth uses the almanac's rule for nights an imported log's nights table lacks.
     # New moons 2018-09-09 18:01 UTC (Beijing 09-10) and 2018-10-09 03:47 UTC.
-    days = lunar_day(np.array([mjd(d) for d in ("2018-09-10", "2018-10-08", "2018-10-09",
-                                                "2018-10-15", "2019-01-06")]))
+    days = lunar_days_of(np.array(["2018-09-10", "2018-10-08", "2018-10-09", "2018-10-15",
+                                   "2019-01-06"]))
     np.testing.assert_array_equal(days, [1, 29, 1, 7, 1])
 
 
