@@ -92,6 +92,9 @@ FREE_PARAMETERS: dict[str, FreeParameter] = {p.name: p for p in (
                   "selector.rebalance_gain", "how strongly TD draws follow used time"),
     FreeParameter("started_plate_boost", 1.0, 60.0, True, _selector("started_plate_boost"),
                   "selector.started_plate_boost", "weight of started plates below goal"),
+    FreeParameter("same_night_weight", 0.05, 1.0, False, _selector("same_night_weight"),
+                  "selector.same_night_weight",
+                  "weight kept by a TD project already observed that night"),
     FreeParameter("overhead_min", 20.0, 50.0, False, _overhead, "observing.overhead",
                   "overhead per pointing (min)"),
 )}

@@ -128,6 +128,9 @@ class SelectorConfig:
         "a TD draw of a project with no startable plate: redraw among those with one, "
         "or give the time to NT",
     )
+    same_night_weight: float = schema.number(
+        1.0, 0.0, 1.0, doc="weight kept by a TD project already observed tonight (1: none lost)"
+    )
     started_plate_boost: float = schema.number(
         5.0, 1, 1e6, doc="weight multiplier of started plates below their goal"
     )

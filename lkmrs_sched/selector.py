@@ -30,6 +30,9 @@ passing its own seeded generator. The rules (brief §3):
    (f_p < s_p) is drawn more often, exponentially in its relative deficit; gain 0 gives
    the fixed shares. Only projects with a startable plate are drawn (renormalised as in
    2); a project with share 0 is never drawn.
+   A project already pointed at tonight (``Conditions.projects_tonight``) has its weight
+   multiplied by ``same_night_weight`` (1: no effect); the weight it loses goes to NT when
+   an NT plate is startable.
 4. **Plate.** Uniform among the project's startable plates (NT: all NT plates), except
    that a started plate (``exposures_so_far > 0``) below its goal has weight
    ``started_plate_boost``.
@@ -124,12 +127,15 @@ class Conditions:
         Hours used so far per project (``"LK-MRS"``, ``"TD-B"``, …) and, if the caller
         wishes, per programme (``"NT"``, ``"TD"``); only the TD projects' entries are
         read. Not modified.
+    projects_tonight : frozenset of str
+        TD projects already pointed at tonight (for ``same_night_weight``).
     """
 
     mjd: float
     night: int
     candidates: Candidates
     time_used_h: Mapping[str, float] = field(default_factory=dict)
+    projects_tonight: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,7 @@ class PlateSelector:
         self._nt_n = int(config.nt_exposures_per_pointing)
         self._nt_share = float(config.nt_share)
         self._fallback_nt = config.unavailable_project == "nt"
+        self._same_night = float(config.same_night_weight)
 
     # -- the pieces of a draw -------------------------------------------------------
 
@@ -271,11 +278,11 @@ class PlateSelector:
         return idx, np.where(so_far[idx] > 0, self._boost, 1.0)
 
     def _mode_and_projects(
-        self, c: Candidates, time_used_h: Mapping[str, float]
+        self, c: Candidates, conditions: Conditions
     ) -> tuple[np.ndarray, np.ndarray, float, float, list[float]]:
         """Group codes, startable mask, mode weights and available project weights."""
         code, ok, counts = self._startable(c)
-        pw = self.project_weights(time_used_h)
+        pw = self.project_weights(conditions.time_used_h)
         avail = [float(w) if n else 0.0 for w, n in zip(pw, counts[1:], strict=True)]
         w_nt = self._nt_share if counts[0] else 0.0
         w_td = (1.0 - self._nt_share) if sum(avail) > 0 else 0.0
@@ -283,6 +290,16 @@ class PlateSelector:
             # A TD draw of a project with nothing startable becomes an NT pointing.
             lost = w_td * (1.0 - sum(avail) / float(sum(pw)))
             w_nt, w_td = w_nt + lost, w_td - lost
+        if self._same_night < 1.0 and conditions.projects_tonight and w_td > 0:
+            # A project already observed tonight keeps only part of its weight; with an NT
+            # plate startable, the weight it loses goes to NT.
+            damped = [a * (self._same_night if p in conditions.projects_tonight else 1.0)
+                      for a, p in zip(avail, self.td_projects, strict=True)]
+            if w_nt > 0:
+                lost = w_td * (1.0 - sum(damped) / sum(avail))
+                w_nt, w_td = w_nt + lost, w_td - lost
+            if sum(damped) > 0:
+                avail = damped
         return code, ok, w_nt, w_td, avail
 
     # -- the policy -----------------------------------------------------------------
@@ -307,7 +324,7 @@ class PlateSelector:
         c = conditions.candidates
         if len(c) == 0:
             return None
-        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions.time_used_h)
+        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
         if w_nt + w_td <= 0:
             return None
         so_far = c.exposures_so_far
@@ -334,7 +351,7 @@ class PlateSelector:
         out = np.zeros(len(c))
         if len(c) == 0:
             return out
-        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions.time_used_h)
+        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
         if w_nt + w_td <= 0:
             return out
         so_far = c.exposures_so_far

@@ -127,6 +127,7 @@ class _Night:
     dusk: float
     dawn: float
     exposure_k: int = 0
+    projects: set[str] = field(default_factory=set)
 
 
 class Simulation:
@@ -235,6 +236,8 @@ class Simulation:
     def _pointing(self, env: simpy.Environment, night: _Night, decision):
         p, n = decision.plate_index, night.index
         project = decision.project
+        if decision.programme == "TD":
+            night.projects.add(project)
         led = self._ledger[(n, decision.programme, project)]
         w0, w1 = self.windows.exp_start[p, n], self.windows.exp_end[p, n]
         start = env.now
@@ -327,7 +330,8 @@ class Simulation:
         cands = Candidates(plate_index=idx, project=self.plates.project[idx],
                            remaining_window_h=(w1[idx] - np.maximum(now, w0[idx])) * HOURS,
                            n_exposures_possible=n_fit, exposures_so_far=so_far)
-        return Conditions(mjd=now, night=n, candidates=cands, time_used_h=self.time_used)
+        return Conditions(mjd=now, night=n, candidates=cands, time_used_h=self.time_used,
+                          projects_tonight=frozenset(night.projects))
 
     def _next_start(self, night: _Night, now: float) -> float:
         """Earliest later time at which some plate's window admits a new pointing."""

@@ -298,3 +298,26 @@ def test_plate_generator_is_deterministic(tmp_path: Path, monkeypatch):
     for name in ("td_other.csv", "nt.csv"):
         fresh = (tmp_path / name).read_text()
         assert fresh == (PROJECT_ROOT / "footprints" / name).read_text()
+
+
+def test_same_night_weight_moves_a_project_observed_tonight_to_nt():
+    """A project already observed tonight keeps ``same_night_weight`` of its TD share."""
+    w = 0.3
+    sel = PlateSelector(SelectorConfig(rebalance_gain=0.0, same_night_weight=w))
+    rows = everything()
+    base = Conditions(mjd=58400.6, night=3, candidates=cands(rows))
+    tonight = dataclasses.replace(base, projects_tonight=frozenset({"LK-MRS"}))
+    project = np.array([r[0] for r in rows])
+    p0, p1 = sel.probabilities(base), sel.probabilities(tonight)
+    lk0, lk1 = p0[project == "LK-MRS"].sum(), p1[project == "LK-MRS"].sum()
+    assert lk0 == pytest.approx(5 / 8 * 0.30)
+    assert lk1 == pytest.approx(w * lk0)  # the LK-MRS weight is damped ...
+    assert p1[project == "NT"].sum() == pytest.approx(3 / 8 + (1 - w) * lk0)  # ... into NT
+    for p in TD[1:]:  # the other projects are untouched
+        assert p1[project == p].sum() == pytest.approx(p0[project == p].sum())
+    # The sampled choices follow the same probabilities (binomial σ ≈ 0.002 for 20000).
+    out = draws(sel, tonight, 20000)
+    assert np.mean([d.project == "LK-MRS" for d in out]) == pytest.approx(lk1, abs=0.01)
+    # Default weight 1: no effect.
+    plain = PlateSelector(SelectorConfig(rebalance_gain=0.0))
+    np.testing.assert_allclose(plain.probabilities(tonight), plain.probabilities(base))
