@@ -11,7 +11,9 @@ adjustment (Beaumont, Zhang & Balding 2002, Genetics 162, 2025):
    across the prior draws;
 4. keep the closest fraction ``q``; regress the kept parameters (in logit space of their
    prior range, so they stay inside it) on their statistics with Epanechnikov weights, and
-   shift each kept draw to the observed statistics;
+   shift each kept draw to the observed statistics — only when at least
+   :data:`MIN_KEPT_PER_TERM` kept draws per regression term are available (else plain
+   rejection: a regression on too few draws overfits and shrinks the posterior);
 5. report the weighted posterior median, mean, standard deviation and 16–84 % range.
 
 Free parameters (at most six, each physical): the scale of the usable-night fractions
@@ -41,6 +43,10 @@ from lkmrs_sched.simulator import Simulation, prepared
 CALIBRATION_STATISTICS = ("nights", "pointings", "exposures", "plates_visited",
                           "max_exposures_per_plate", "mean_exposures_per_pointing",
                           "share_oct_to_mar", "nights_with_two_plates")
+
+
+#: Kept draws needed per regression term (intercept + one per statistic) to adjust.
+MIN_KEPT_PER_TERM = 5
 
 
 def _scale_usable(s: Scenario, x: float) -> Scenario:
@@ -162,11 +168,14 @@ def abc_posterior(params: np.ndarray, stats: np.ndarray, observed: np.ndarray,
     unit = np.column_stack([np.clip(p.to_unit(params[keep, i]), eps, 1 - eps)
                             for i, p in enumerate(free)])
     logit = np.log(unit / (1 - unit))
-    x = np.column_stack([np.ones(n_keep), z[keep]])
-    sw = np.sqrt(w)[:, None]
-    beta, *_ = np.linalg.lstsq(x * sw, logit * sw, rcond=None)
-    adjusted = logit - z[keep] @ beta[1:]
-    back = 1 / (1 + np.exp(-adjusted))
+    if n_keep >= MIN_KEPT_PER_TERM * (z.shape[1] + 1):
+        x = np.column_stack([np.ones(n_keep), z[keep]])
+        sw = np.sqrt(w)[:, None]
+        beta, *_ = np.linalg.lstsq(x * sw, logit * sw, rcond=None)
+        logit = logit - z[keep] @ beta[1:]
+    # else: too few kept draws to fit the regression without overfitting it (which would
+    # shrink the posterior): plain rejection.
+    back = 1 / (1 + np.exp(-logit))
     return np.column_stack([p.from_unit(back[:, i]) for i, p in enumerate(free)]), w
 
 
