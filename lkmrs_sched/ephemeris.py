@@ -178,16 +178,6 @@ class Ephemeris:
         """Earth's velocity over c (dimensionless), shape (..., 3)."""
         return self._beta(mjd)
 
-    def hour_angle(self, v: np.ndarray, mjd: np.ndarray) -> np.ndarray:
-        """Hour angle (radians, wrapped to (−π, π]) of CIRS vectors ``v`` at ``mjd``."""
-        ra, _ = radec(v)
-        return wrap_pi(self.local_era(mjd) - ra)
-
-    def altitude_of(self, v: np.ndarray, mjd: np.ndarray) -> np.ndarray:
-        """Altitude (radians) of CIRS vectors ``v`` at ``mjd``."""
-        ra, dec = radec(v)
-        return altitude(self.local_era(mjd) - ra, dec, self.site.lat)
-
     def moon_illumination(self, mjd: np.ndarray) -> np.ndarray:
         """Illuminated fraction of the Moon (geocentric, as astroplan defines it)."""
         s = self._sun_gcrs(mjd)

@@ -134,14 +134,6 @@ class SeeingModel:
         ln = self._sigma_night * self._night_z[night] + self._sigma_exp * self._exposure_z(night, k)
         return max(self._minimum, self._median * float(np.exp(ln)))
 
-    def night_median(self, night: int) -> float:
-        """The median seeing of night ``night`` (its common term only), in arcsec."""
-        if self._constant:
-            return self._median
-        return max(
-            self._minimum, self._median * float(np.exp(self._sigma_night * self._night_z[night]))
-        )
-
 
 def fit_seeing(path: str | Path = TABLE2) -> tuple[float, float]:
     """Fit a log-normal to the seeing recorded in an observation log like Table 2.
