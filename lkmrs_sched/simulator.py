@@ -289,6 +289,7 @@ class Simulation:
                      ("plate_name", str(self.plates.plate_name[p])), ("start_mjd", start),
                      ("end_mjd", env.now), ("n_exposures", taken), ("end_reason", reason)):
             self._p[c].append(v)
+        # The exposures just recorded (those without a pointing id yet) belong to this one.
         self._e["pointing_id"].extend([pid] * (len(self._e["plate"]) - len(self._e["pointing_id"])))
 
     def _planned_end(self, decision, p: int, n: int) -> str:

@@ -15,11 +15,13 @@ observed log.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from lkmrs_sched.almanac import Almanac
+from lkmrs_sched.almanac import Almanac, cache_dir
+from lkmrs_sched.atomic import atomic_path
 from lkmrs_sched.config import ObservingConfig
 from lkmrs_sched.ephemeris import ERA_RATE, airmass, altitude, unit, wrap_pi
 from lkmrs_sched.footprints import PlateSet
@@ -238,10 +240,6 @@ def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
     The key covers the almanac's content, the plates' identities and coordinates, and the
     observing rules, so any change recomputes.
     """
-    import hashlib
-
-    from lkmrs_sched.almanac import cache_dir
-
     if not use_cache:
         return compute_windows(plates, almanac, observing)
     h = hashlib.sha256(repr((WINDOWS_VERSION, *window_settings(observing))).encode())
@@ -257,8 +255,6 @@ def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
         except (OSError, ValueError, KeyError):
             pass  # damaged entry: recompute and replace
     win = compute_windows(plates, almanac, observing)
-    from lkmrs_sched.atomic import atomic_path
-
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **{k: getattr(win, k) for k in _WINDOW_ARRAYS})
     return win
