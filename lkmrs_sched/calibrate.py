@@ -46,7 +46,7 @@ CALIBRATION_STATISTICS = ("nights", "pointings", "exposures", "plates_visited",
 
 
 #: Kept draws needed per regression term (intercept + one per statistic) to adjust.
-MIN_KEPT_PER_TERM = 5
+MIN_KEPT_PER_TERM = 15
 
 
 def _scale_usable(s: Scenario, x: float) -> Scenario:
@@ -217,9 +217,12 @@ def calibrate(observed: dict[str, Any], scenario: Scenario, *, names: list[str] 
     return Calibration(names, estimates, adjusted, w, draws, accept_fraction)
 
 
-def calibrated_scenario(scenario: Scenario, cal: Calibration, source: str) -> tuple[Scenario,
-                                                                                     str]:
-    """The scenario with the posterior medians applied, and its TOML text with comments."""
+def calibrated_scenario(scenario: Scenario, cal: Calibration, source: str,
+                        folder: Path | None = None) -> tuple[Scenario, str]:
+    """The scenario with the posterior medians applied, and its TOML text with comments.
+
+    ``folder``: where the text will be written (its relative paths are made to work there).
+    """
     from lkmrs_sched.config import scenario_to_toml
 
     params = {n: float(f"{cal.estimates[n]['median']:.3g}") for n in cal.names}
@@ -234,4 +237,4 @@ def calibrated_scenario(scenario: Scenario, cal: Calibration, source: str) -> tu
               f"{cal.accept_fraction:.0%} kept.\nKeys marked 'calibrated' were fitted; every other "
               "value is fixed by the paper (Zong et al. 2020) or the brief,\nor is a documented "
               "default (weather months, seeing fit to Table 2, assumed plate sets).")
-    return fitted, scenario_to_toml(fitted, comments, header)
+    return fitted, scenario_to_toml(fitted, comments, header, folder=folder)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from lkmrs_sched import __version__
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # `kill PID` ends a run like Ctrl-C: workers stopped, finished results kept.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

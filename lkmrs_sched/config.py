@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,7 +389,7 @@ def _toml_value(value: Any) -> str:
 
 
 def scenario_to_toml(scenario: Scenario, comments: dict[str, str] | None = None,
-                     header: str = "") -> str:
+                     header: str = "", folder: Path | None = None) -> str:
     """A complete TOML text for ``scenario`` (every key), readable by :func:`load_scenario`.
 
     Parameters
@@ -397,9 +398,19 @@ def scenario_to_toml(scenario: Scenario, comments: dict[str, str] | None = None,
         ``{"section.key": "comment"}`` written at the end of that key's line.
     header : str
         Comment lines for the top of the file (without ``#``).
+    folder : Path, optional
+        Folder the text will be written to: file paths in the scenario are rewritten
+        relative to it (a scenario's paths resolve from its own folder).
     """
     comments = comments or {}
     canon = scenario.canonical()
+    if folder is not None:
+        for section, cls in _SECTIONS.items():
+            for f in dataclasses.fields(cls):
+                value = canon[section][f.name]
+                if f.metadata.get("kind") == "path" and value:
+                    canon[section][f.name] = os.path.relpath(scenario.path(value),
+                                                             Path(folder).resolve())
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     lines += ["", "[scenario]"]
     for key in ("name", "description", "start", "end", "seed"):

@@ -66,6 +66,26 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: the parent owns interruption; a worker dies with its parent.
+
+    Ctrl-C reaches the whole process group: workers ignore it and the parent, on its
+    ``KeyboardInterrupt``, terminates them (default SIGTERM action, no traceback). On Linux
+    a worker also gets SIGTERM when its parent dies, even by SIGKILL, so none is orphaned.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux/glibc
+        pass
+
+
 def _result_path(store: Path, k: int) -> Path:
     return store / f"realization-{k:04d}.json"
 
@@ -137,16 +157,20 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
             for job in todo:
                 done(job, task(job))
         elif todo:
-            with ProcessPoolExecutor(max_workers=min(workers or default_workers(),
-                                                     len(todo))) as pool:
-                futures = {pool.submit(task, job): job for job in todo}
-                try:
-                    for fut in as_completed(futures):
-                        done(futures[fut], fut.result())
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+            pool = ProcessPoolExecutor(max_workers=min(workers or default_workers(), len(todo)),
+                                       initializer=_die_with_parent)
+            futures = {pool.submit(task, job): job for job in todo}
+            try:
+                for fut in as_completed(futures):
+                    done(futures[fut], fut.result())
+            except BaseException:
+                # Interrupted or failed: stop at once; finished results are already stored.
+                procs = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in procs:
+                    proc.terminate()
+                raise
+            pool.shutdown()
     finally:
         bar.close()
     return [results[job.index] for job in jobs]

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from lkmrs_sched.cli import main
 from lkmrs_sched.config import PROJECT_ROOT, load_scenario
@@ -179,12 +178,6 @@ def test_interrupted_ensemble_resumes_to_the_uninterrupted_result(tmp_path, caps
             json.loads((tmp_path / "ref" / "realizations" / p.name).read_text()), p.name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: `kill PID` (SIGTERM) of an ensemble on local worker processes ends the main "
-    "process at once (Python's default SIGTERM action: no KeyboardInterrupt, no executor "
-    "shutdown); its ProcessPoolExecutor workers are orphaned and sleep on the call queue "
-    "forever (the same after SIGKILL of the main process alone). Expected: no process of "
-    "the job outlives it by more than a few seconds."))
 def test_terminated_ensemble_leaves_no_worker_processes(tmp_path):
     proc = _cli("reproduce-table2", "--realizations", "80", "--seed", "6", "--workers", "2",
                 "--out", str(tmp_path / "run"))
@@ -237,3 +230,9 @@ def test_store_of_a_different_ensemble_is_refused(tmp_path, capsys):
     assert more["realizations"] == 3
     assert all(files[p] == p.read_bytes() for p in files if p.name.startswith("realization"))
     assert np.isfinite(more["statistics"]["exposures"]["median"])
+
+
+def test_bad_counts_exit_2(capsys):
+    for option in (["--realizations", "0"], ["--workers", "0"]):
+        assert main(["reproduce-table2", *option]) == 2
+        assert option[0] in capsys.readouterr().err

@@ -319,3 +319,18 @@ def test_main_job_writes_the_forecast_and_figures(tmp_path, capsys):
         log = ObservationLog.read(out / "logs" / f"realization-{k:04d}.sqlite")
         assert max(np.asarray(log.exposures["night"], dtype=str)) <= "2023-06-30"
     print(f"main job, 2 realizations with stars: {elapsed:.1f} s")
+
+
+def test_forecast_bad_input_exits_2(tmp_path, capsys):
+    scn = short(tmp_path, "forecast-2019.toml", "2019-12-31", "s")
+    assert main(["forecast", str(scn), "--realizations", "0"]) == 2
+    assert "--realizations" in capsys.readouterr().err
+    early = short(tmp_path, "forecast-2019.toml", "2019-06-01", "early")
+    assert main(["forecast", str(early), "--realizations", "1"]) == 2  # end before start
+    assert "end before start" in capsys.readouterr().err
+    inside = tmp_path / "inside.toml"  # valid, but it ends within the observed log
+    inside.write_text(f'[scenario]\nbase = "{SCENARIOS / "forecast-2019.toml"}"\n'
+                      'start = "2019-01-01"\nend = "2019-06-10"\n')
+    assert main(["forecast", str(inside), "--realizations", "1", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "nothing left to forecast" in capsys.readouterr().err

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
                               accept_fraction=args.accept, seed=args.seed, workers=args.workers,
                               store=out / "draws")
     print(cal.format())
-    _, text = calibrate.calibrated_scenario(scenario, cal, source)
     target = Path(args.write_scenario) if args.write_scenario else out / "calibrated.toml"
+    _, text = calibrate.calibrated_scenario(scenario, cal, source, folder=target.parent)
     write_text(target, text)
     write_json(out / "calibration.json", {"source": source, "draws": cal.draws,
                                           "accept_fraction": cal.accept_fraction,
