@@ -329,10 +329,8 @@ def bad_logs(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.mark.parametrize("kind", ["corrupt", "foreign"])
 def test_cli_reproduce_table2_with_a_bad_log_exits_2(tmp_path, capsys, kind):
-    from lkmrs_sched.cli import COMMANDS, main
+    from lkmrs_sched.cli import main
 
-    if "reproduce-table2" not in COMMANDS:
-        pytest.skip("reproduce-table2 is not registered")
     log = bad_logs(tmp_path)[kind]
     code = main(["reproduce-table2", "--log", str(log), "--realizations", "1",
                  "--workers", "1", "--out", str(tmp_path / "out")])
@@ -345,10 +343,8 @@ def test_cli_reproduce_table2_with_a_bad_log_exits_2(tmp_path, capsys, kind):
 
 @pytest.mark.parametrize("kind", ["corrupt", "foreign"])
 def test_cli_synth_with_a_bad_log_exits_2(tmp_path, capsys, kind):
-    from lkmrs_sched.cli import COMMANDS, main
+    from lkmrs_sched.cli import main
 
-    if "synth" not in COMMANDS:
-        pytest.skip("synth is not registered yet")
     log = bad_logs(tmp_path)[kind]
     code = main(["synth", str(log.parent), "--no-figures"])
     err = capsys.readouterr().err
