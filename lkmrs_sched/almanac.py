@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import brentq
 
-from lkmrs_sched.atomic import atomic_path
+from lkmrs_sched.atomic import write_npz
 from lkmrs_sched.config import PROJECT_ROOT, Scenario
 from lkmrs_sched.ephemeris import Ephemeris, Site, altitude, radec
 
@@ -131,8 +131,7 @@ class Almanac:
 
     def save(self, path: Path) -> None:
         """Write to ``.npz`` atomically."""
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **{f.name: getattr(self, f.name) for f in fields(self)})
+        write_npz(path, {f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
     def load(cls, path: Path) -> Almanac:

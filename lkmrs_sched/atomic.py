@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +55,13 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any],
+              compressed: bool = False) -> None:
+    """Write NumPy arrays to an ``.npz`` file atomically."""
+    import numpy as np
+
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        save(fh, **arrays)

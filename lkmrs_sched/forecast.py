@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table, vstack
 
-from lkmrs_sched.atomic import atomic_path
+from lkmrs_sched.atomic import write_npz
 from lkmrs_sched.config import Scenario
 from lkmrs_sched.ensemble import Job, percentile_summary, run_ensemble
 from lkmrs_sched.errors import InputError
@@ -148,9 +148,8 @@ def forecast_realization(job: Job) -> dict[str, Any]:
         result["totals"].update({f"chi2_{k}": v for k, v in chi2.items()})
         if fin.store:
             path = Path(fin.store) / "stars" / f"realization-{job.index:04d}.npz"
-            with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **{f: np.asarray(getattr(o, f))
-                                           for f in (*STAR_IDENTITY, *STAR_FIELDS)})
+            write_npz(path, {f: np.asarray(getattr(o, f)) for f in (*STAR_IDENTITY, *STAR_FIELDS)},
+                      compressed=True)
     return result
 
 

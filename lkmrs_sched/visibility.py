@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lkmrs_sched.almanac import Almanac, cache_dir
-from lkmrs_sched.atomic import atomic_path
+from lkmrs_sched.atomic import write_npz
 from lkmrs_sched.config import ObservingConfig
 from lkmrs_sched.ephemeris import ERA_RATE, airmass, altitude, unit, wrap_pi
 from lkmrs_sched.footprints import PlateSet
@@ -255,6 +255,5 @@ def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
         except (OSError, ValueError, KeyError):
             pass  # damaged entry: recompute and replace
     win = compute_windows(plates, almanac, observing)
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **{k: getattr(win, k) for k in _WINDOW_ARRAYS})
+    write_npz(path, {k: getattr(win, k) for k in _WINDOW_ARRAYS})
     return win

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from conftest import wait_for_results
 
 from lkmrs_sched.cli import main
 from lkmrs_sched.config import PROJECT_ROOT, load_scenario
@@ -119,14 +120,7 @@ def interrupt_after(proc: subprocess.Popen, store: Path, n_done: int, sig: int,
     """Send ``sig`` to the job (or its main process only) once ``store`` holds ``n_done``
     results; return (exit code, stderr)."""
     try:
-        t0 = time.monotonic()
-        while len(list(store.glob("realization-*.json"))) < n_done:
-            if proc.poll() is not None:
-                raise AssertionError("finished before it could be interrupted: "
-                                     + proc.stderr.read())
-            if time.monotonic() - t0 > timeout:
-                raise AssertionError("no realization finished in time")
-            time.sleep(0.01)
+        wait_for_results(proc, store, n_done, timeout)
         if group:  # Ctrl-C in a terminal, or kill -9 of the whole job
             os.killpg(proc.pid, sig)
         else:

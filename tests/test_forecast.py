@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from conftest import wait_for_results
 
 from lkmrs_sched.cli import main
 from lkmrs_sched.config import PROJECT_ROOT, load_scenario
@@ -127,14 +128,7 @@ def _kill_job_after(proc: subprocess.Popen, store: Path, n_done: int,
                     timeout: float = 120.0) -> None:
     """kill -9 the whole job once ``store`` holds ``n_done`` realization results."""
     try:
-        t0 = time.monotonic()
-        while len(list(store.glob("realization-*.json"))) < n_done:
-            if proc.poll() is not None:
-                raise AssertionError("finished before it could be interrupted: "
-                                     + proc.stderr.read())
-            if time.monotonic() - t0 > timeout:
-                raise AssertionError("no realization finished in time")
-            time.sleep(0.01)
+        wait_for_results(proc, store, n_done, timeout)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
