@@ -16,14 +16,14 @@ run: $(STAMP)
 	$(BIN)/lkmrs-sched run
 
 test: $(STAMP)
-	$(BIN)/ruff check lkmrs_sched tests benchmarks examples
+	$(BIN)/ruff check lkmrs_sched tests benchmarks examples tools
 	$(BIN)/python -m pytest -n 2 -q tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check lkmrs_sched tests benchmarks examples
+	$(BIN)/ruff check lkmrs_sched tests benchmarks examples tools
 
 clean:
-	rm -rf $(VENV) .lkmrs-cache build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

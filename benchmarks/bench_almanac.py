@@ -47,10 +47,10 @@ CHILD = f"""
 import json, time
 t0 = time.perf_counter()
 import lkmrs_sched
-from lkmrs_sched.almanac import get_almanac
-from lkmrs_sched.config import default_scenario
-from lkmrs_sched.footprints import load_plates
-from lkmrs_sched.visibility import compute_windows
+from lkmrs_sched.sky.almanac import get_almanac
+from lkmrs_sched.core.config import default_scenario
+from lkmrs_sched.sky.footprints import load_plates
+from lkmrs_sched.sky.visibility import compute_windows
 t_import = time.perf_counter() - t0
 
 def once():
@@ -90,7 +90,7 @@ def _observer_and_targets():
     from astroplan import FixedTarget, Observer
     from astropy.coordinates import EarthLocation, SkyCoord
 
-    from lkmrs_sched.footprints import load_lkmrs
+    from lkmrs_sched.sky.footprints import load_lkmrs
 
     plates = load_lkmrs()
     loc = EarthLocation.from_geodetic(LON_DEG * u.deg, LAT_DEG * u.deg, HEIGHT_M * u.m)
@@ -135,8 +135,8 @@ def measure_accuracy() -> dict[str, float]:
     from astropy.time import Time
 
     import lkmrs_sched  # noqa: F401  (offline astropy)
-    from lkmrs_sched.almanac import compute_almanac
-    from lkmrs_sched.config import default_scenario
+    from lkmrs_sched.core.config import default_scenario
+    from lkmrs_sched.sky.almanac import compute_almanac
 
     alm = compute_almanac(default_scenario(START, END))
     idx = np.linspace(0, len(alm) - 1, N_ACCURACY_NIGHTS).astype(int)

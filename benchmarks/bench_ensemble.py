@@ -20,12 +20,13 @@ TARGET_S = 60.0
 def main() -> list[tuple[str, float, float, bool]]:
     """Run the ensemble, print the report, return the rows."""
     import lkmrs_sched  # noqa: F401  (offline astropy)
-    from lkmrs_sched.config import PROJECT_ROOT, load_scenario
-    from lkmrs_sched.ensemble import default_workers
-    from lkmrs_sched.reproduce import run_statistics_ensemble
-    from lkmrs_sched.simulator import prepared
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.resources import scenario_file
+    from lkmrs_sched.ensembles.ensemble import default_workers
+    from lkmrs_sched.ensembles.reproduce import run_statistics_ensemble
+    from lkmrs_sched.sim.simulator import prepared
 
-    scenario = load_scenario(PROJECT_ROOT / "scenarios" / "year1-2018.toml")
+    scenario = load_scenario(scenario_file("year1-2018.toml"))
     prepared(scenario)
     workers = default_workers()
     t = time.perf_counter()

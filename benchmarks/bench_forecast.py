@@ -1,7 +1,7 @@
 """Benchmark: forecast from Table 2 to 2023-06-30, 100 realizations, per-star outcomes.
 
 Target (issue #7): within 15 min on this 2-core machine, with a progress bar. Runs
-``lkmrs_sched.forecast.run_forecast`` on the baseline scenario with every realization's
+``lkmrs_sched.ensembles.forecast.run_forecast`` on the baseline scenario with every realization's
 log and per-star arrays written to a temporary folder, as ``lkmrs-sched forecast`` does.
 
 Run standalone: ``.venv/bin/python benchmarks/bench_forecast.py`` (exit 1 on a miss), or
@@ -22,11 +22,12 @@ TARGET_S = 900.0
 def main() -> list[tuple[str, float, float, bool]]:
     """Run the forecast, print the report, return the rows."""
     import lkmrs_sched  # noqa: F401  (offline astropy)
-    from lkmrs_sched.config import PROJECT_ROOT, load_scenario
-    from lkmrs_sched.forecast import run_forecast, star_table
-    from lkmrs_sched.obslog import import_table2
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.resources import scenario_file
+    from lkmrs_sched.ensembles.forecast import run_forecast, star_table
+    from lkmrs_sched.sim.obslog import import_table2
 
-    scenario = load_scenario(PROJECT_ROOT / "scenarios" / "forecast-2019.toml")
+    scenario = load_scenario(scenario_file("forecast-2019.toml"))
     log = import_table2()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()

@@ -25,9 +25,9 @@ TARGET_S = 1.0
 def measure(repeats: int = REPEATS, seed: int = SEED) -> dict[str, float]:
     """Best realization time (s) after one warm-up, and the simulation's event count."""
     import lkmrs_sched  # noqa: F401  (offline astropy)
-    from lkmrs_sched.almanac import get_almanac
-    from lkmrs_sched.config import default_scenario
-    from lkmrs_sched.simulator import Simulation
+    from lkmrs_sched.core.config import default_scenario
+    from lkmrs_sched.sim.simulator import Simulation
+    from lkmrs_sched.sky.almanac import get_almanac
 
     scenario = default_scenario(START, END, seed=seed)
     t = time.perf_counter()

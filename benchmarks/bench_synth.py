@@ -35,7 +35,7 @@ def goal_exposures(per_plate: int = EXPOSURES_PER_PLATE, seed: int = SEED):
     import numpy as np
     from astropy.table import Table
 
-    from lkmrs_sched.footprints import load_lkmrs
+    from lkmrs_sched.sky.footprints import load_lkmrs
 
     plates = load_lkmrs()
     rng = np.random.default_rng(seed)
@@ -66,8 +66,8 @@ def _peak_gb() -> float:
 def measure(runs: int = RUNS) -> dict:
     """Time and peak memory of ``runs`` syntheses of the goal survey."""
     import lkmrs_sched  # noqa: F401  (offline astropy)
-    from lkmrs_sched.config import default_scenario
-    from lkmrs_sched.synth import summarize, synthesize
+    from lkmrs_sched.core.config import default_scenario
+    from lkmrs_sched.synth.synth import summarize, synthesize
 
     exposures, plates = goal_exposures()
     scenario = default_scenario("2018-09-01", "2023-06-30", seed=SEED)

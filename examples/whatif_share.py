@@ -7,11 +7,12 @@ For paired differences with confidence intervals use the command line:
 
 import dataclasses
 
-from lkmrs_sched.config import PROJECT_ROOT, load_scenario
-from lkmrs_sched.forecast import run_forecast
-from lkmrs_sched.obslog import import_table2
+from lkmrs_sched.core.config import load_scenario
+from lkmrs_sched.core.resources import scenario_file
+from lkmrs_sched.ensembles.forecast import run_forecast
+from lkmrs_sched.sim.obslog import import_table2
 
-base = load_scenario(PROJECT_ROOT / "scenarios" / "forecast-2019.toml")
+base = load_scenario(scenario_file("forecast-2019.toml"))
 more = base.replace(name="lkmrs40",
                     selector=dataclasses.replace(base.selector, lkmrs_share=0.40))
 log = import_table2()  # the observed first year is the starting state

@@ -1,9 +1,9 @@
 """lkmrs-sched: survey simulator and reduction toolkit for LAMOST LK-MRS.
 
-Importing the package configures astropy to stay offline (see :mod:`lkmrs_sched.offline`).
+Importing the package configures astropy to stay offline (see :mod:`lkmrs_sched.core.offline`).
 """
 
-from lkmrs_sched import offline as _offline
+from lkmrs_sched.core import offline as _offline
 
 _offline.configure()
 

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Sequence
 
 from lkmrs_sched import __version__
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (

@@ -11,16 +11,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-import lkmrs_sched  # configures astropy to stay offline before anything else
-
 #: The package's copy of the paper's Table 2 (the first-year observation log).
-TABLE2 = Path(lkmrs_sched.__file__).parent / "data" / "table2_observation_log.csv"
+from lkmrs_sched.core.resources import TABLE2
+
 #: LAMOST at Xinglong, as the default scenario has it.
 SITE_LAT_DEG, SITE_LON_DEG, SITE_HEIGHT_M = 40.393333, 117.577222, 960.0
 
@@ -41,7 +37,7 @@ def _private_almanac_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def season_scenario():
     """Default scenario for the first LK-MRS season, 2018-09-01 .. 2019-06-30."""
-    from lkmrs_sched.config import default_scenario
+    from lkmrs_sched.core.config import default_scenario
 
     return default_scenario("2018-09-01", "2019-06-30")
 
@@ -49,7 +45,7 @@ def season_scenario():
 @pytest.fixture(scope="session")
 def season_almanac(season_scenario):
     """Almanac of the first season (computed, not cached)."""
-    from lkmrs_sched.almanac import compute_almanac
+    from lkmrs_sched.sky.almanac import compute_almanac
 
     return compute_almanac(season_scenario)
 
@@ -57,7 +53,7 @@ def season_almanac(season_scenario):
 @pytest.fixture(scope="session")
 def survey_scenario():
     """Default scenario for the whole survey, 2018-09-01 .. 2023-06-30."""
-    from lkmrs_sched.config import default_scenario
+    from lkmrs_sched.core.config import default_scenario
 
     return default_scenario("2018-09-01", "2023-06-30")
 
@@ -65,7 +61,7 @@ def survey_scenario():
 @pytest.fixture(scope="session")
 def survey_almanac(survey_scenario):
     """Almanac of the whole survey (computed, not cached)."""
-    from lkmrs_sched.almanac import compute_almanac
+    from lkmrs_sched.sky.almanac import compute_almanac
 
     return compute_almanac(survey_scenario)
 
@@ -73,7 +69,7 @@ def survey_almanac(survey_scenario):
 @pytest.fixture(scope="session")
 def lkmrs_plates():
     """The 20 LK-MRS footprints shipped with the project."""
-    from lkmrs_sched.footprints import load_lkmrs
+    from lkmrs_sched.sky.footprints import load_lkmrs
 
     return load_lkmrs()
 
@@ -81,7 +77,7 @@ def lkmrs_plates():
 @pytest.fixture(scope="session")
 def season_windows(lkmrs_plates, season_almanac, season_scenario):
     """Windows of the 20 plates over the first season, default rules."""
-    from lkmrs_sched.visibility import compute_windows
+    from lkmrs_sched.sky.visibility import compute_windows
 
     return compute_windows(lkmrs_plates, season_almanac, season_scenario.observing)
 
@@ -112,19 +108,3 @@ def site_location():
     return EarthLocation.from_geodetic(
         SITE_LON_DEG * u.deg, SITE_LAT_DEG * u.deg, SITE_HEIGHT_M * u.m
     )
-
-
-def wait_for_results(proc: subprocess.Popen, store: Path, n_done: int,
-                     timeout: float = 120.0) -> None:
-    """Block until an ensemble run's ``store`` holds ``n_done`` realization results.
-
-    Raises AssertionError if ``proc`` ends first or nothing arrives within ``timeout`` s.
-    """
-    t0 = time.monotonic()
-    while len(list(store.glob("realization-*.json"))) < n_done:
-        if proc.poll() is not None:
-            raise AssertionError("finished before it could be interrupted: "
-                                 + (proc.stderr.read() if proc.stderr else ""))
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError("no realization finished in time")
-        time.sleep(0.01)

@@ -37,7 +37,7 @@ def almanac_records(alm) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched.almanac import get_almanac
+    from lkmrs_sched.sky.almanac import get_almanac
 
     scenario = scenario_from_args(args)
     records = almanac_records(get_almanac(scenario))

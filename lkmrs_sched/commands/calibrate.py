@@ -28,17 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched import calibrate
-    from lkmrs_sched.atomic import write_json, write_text
-    from lkmrs_sched.config import PROJECT_ROOT, load_scenario
-    from lkmrs_sched.errors import InputError
-    from lkmrs_sched.logstats import statistics
-    from lkmrs_sched.obslog import import_table2, read_any_log
+    from lkmrs_sched.core.atomic import write_json, write_text
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.core.resources import scenario_file
+    from lkmrs_sched.ensembles import calibrate
+    from lkmrs_sched.sim.logstats import statistics
+    from lkmrs_sched.sim.obslog import import_table2, read_any_log
 
     if args.draws < 10:
         raise InputError("--draws", args.draws, "at least 10")
     scenario = load_scenario(args.scenario
-                             or PROJECT_ROOT / "scenarios" / "year1-2018-prior.toml")
+                             or scenario_file("year1-2018-prior.toml"))
     log = read_any_log(args.log) if args.log else import_table2()
     source = Path(args.log).name if args.log else "Table 2 (Zong et al. 2020)"
     names = args.parameters.split(",") if args.parameters else None

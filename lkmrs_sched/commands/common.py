@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 
 
 def add_scenario_argument(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 def scenario_from_args(args: argparse.Namespace):  # -> Scenario (lazy import)
     """The scenario named by ``--scenario``, with ``--start/--end`` applied if given."""
-    from lkmrs_sched.config import default_scenario, load_scenario
+    from lkmrs_sched.core.config import default_scenario, load_scenario
 
     start = parse_date(getattr(args, "start", None), "--start")
     end = parse_date(getattr(args, "end", None), "--end")

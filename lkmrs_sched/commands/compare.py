@@ -23,9 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from lkmrs_sched import forecast
-    from lkmrs_sched.atomic import write_json
-    from lkmrs_sched.errors import InputError
+    from lkmrs_sched.core.atomic import write_json
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.ensembles import forecast
 
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",

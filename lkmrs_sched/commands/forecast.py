@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_inputs(args: argparse.Namespace, scenario_path: str):
     """Scenario and observed log from the command line (validated)."""
-    from lkmrs_sched.config import load_scenario
-    from lkmrs_sched.errors import InputError
-    from lkmrs_sched.obslog import import_table2, read_any_log
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.sim.obslog import import_table2, read_any_log
 
     if args.realizations < 1:
         raise InputError("--realizations", args.realizations, "a positive integer")
@@ -46,9 +46,10 @@ def load_inputs(args: argparse.Namespace, scenario_path: str):
 
 def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> dict:
     """Run a forecast and write forecast.json, stars.ecsv and the figures to ``out``."""
-    from lkmrs_sched import forecast, plots
-    from lkmrs_sched.atomic import atomic_path, write_json
-    from lkmrs_sched.footprints import load_plates
+    from lkmrs_sched.core.atomic import atomic_path, write_json
+    from lkmrs_sched.ensembles import forecast
+    from lkmrs_sched.plots import figures as plots
+    from lkmrs_sched.sky.footprints import load_plates
 
     summary = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,

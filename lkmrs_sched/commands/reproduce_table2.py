@@ -22,17 +22,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched import reproduce
-    from lkmrs_sched.atomic import write_json
-    from lkmrs_sched.config import PROJECT_ROOT, load_scenario
-    from lkmrs_sched.errors import InputError
-    from lkmrs_sched.obslog import import_table2, read_any_log
+    from lkmrs_sched.core.atomic import write_json
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.core.resources import scenario_file
+    from lkmrs_sched.ensembles import reproduce
+    from lkmrs_sched.sim.obslog import import_table2, read_any_log
 
     if args.realizations < 1:
         raise InputError("--realizations", args.realizations, "a positive integer")
     if args.workers is not None and args.workers < 1:
         raise InputError("--workers", args.workers, "a positive integer")
-    scenario = load_scenario(args.scenario or PROJECT_ROOT / "scenarios" / "year1-2018.toml")
+    scenario = load_scenario(args.scenario or scenario_file("year1-2018.toml"))
     observed = reproduce.observed_statistics(read_any_log(args.log) if args.log
                                              else import_table2())
     out = Path(args.out)

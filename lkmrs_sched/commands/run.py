@@ -26,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.commands.forecast import forecast_to_folder, load_inputs
-    from lkmrs_sched.config import PROJECT_ROOT
+    from lkmrs_sched.core.resources import scenario_file
 
-    path = args.scenario or str(PROJECT_ROOT / "scenarios" / "forecast-2019.toml")
+    path = args.scenario or str(scenario_file("forecast-2019.toml"))
     scenario, log = load_inputs(args, path)
     forecast_to_folder(scenario, log, args, Path(args.out))
     return 0

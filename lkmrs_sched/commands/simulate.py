@@ -18,11 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched import logstats, plots
-    from lkmrs_sched.atomic import write_json
-    from lkmrs_sched.config import load_scenario
-    from lkmrs_sched.errors import InputError
-    from lkmrs_sched.simulator import Simulation
+    from lkmrs_sched.core.atomic import write_json
+    from lkmrs_sched.core.config import load_scenario
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.plots import figures as plots
+    from lkmrs_sched.sim import logstats
+    from lkmrs_sched.sim.simulator import Simulation
 
     scenario = load_scenario(args.scenario)
     if args.seed is not None and args.seed < 0:

@@ -31,9 +31,9 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
     """
     import tomllib
 
-    from lkmrs_sched.config import default_scenario, load_scenario, parse_scenario
-    from lkmrs_sched.errors import InputError
-    from lkmrs_sched.obslog import ObservationLog
+    from lkmrs_sched.core.config import default_scenario, load_scenario, parse_scenario
+    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.sim.obslog import ObservationLog
 
     d = Path(run_dir)
     allowed = "a run folder written by `lkmrs-sched simulate` (with observations.sqlite)"
@@ -50,9 +50,9 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
         if not Path(src).is_file():
             # Written elsewhere (or from another working folder): resolve its relative paths
             # like those of the project's own scenarios.
-            from lkmrs_sched.config import PROJECT_ROOT
+            from lkmrs_sched.core.resources import SCENARIOS
 
-            src = str(PROJECT_ROOT / "scenarios" / Path(src).name)
+            src = str(SCENARIOS / Path(src).name)
         try:
             data = tomllib.loads(log.info["scenario_text"])
         except tomllib.TOMLDecodeError as exc:
@@ -65,7 +65,7 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
 
 
 def _run_seed(log, scenario, seed: int | None) -> int:
-    from lkmrs_sched.errors import InputError
+    from lkmrs_sched.core.errors import InputError
 
     if seed is not None:
         if seed < 0:
@@ -76,15 +76,15 @@ def _run_seed(log, scenario, seed: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched.atomic import write_json
-    from lkmrs_sched.footprints import load_plates
-    from lkmrs_sched.synth import summarize, synthesize, write_table
+    from lkmrs_sched.core.atomic import write_json
+    from lkmrs_sched.sky.footprints import load_plates
+    from lkmrs_sched.synth.synth import summarize, synthesize, write_table
 
     log, scenario = load_run(args.run_dir, args.scenario)
     seed = _run_seed(log, scenario, args.seed)
     out = Path(args.out) if args.out else Path(args.run_dir) / "synth_exposures.parquet"
     if out.suffix.lower() not in (".parquet", ".fits", ".fit"):
-        from lkmrs_sched.errors import InputError
+        from lkmrs_sched.core.errors import InputError
 
         raise InputError("--out", str(out), "a file ending in .parquet or .fits",
                          "unknown format")
@@ -125,7 +125,7 @@ def figures(measured, folder: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from lkmrs_sched.atomic import atomic_path
+    from lkmrs_sched.core.atomic import atomic_path
 
     band = np.asarray(measured["band"]).astype("U1")
     snr = np.asarray(measured["snr"], float)

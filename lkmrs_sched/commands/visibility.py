@@ -44,9 +44,9 @@ def visibility_records(windows, nights_mask) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched.almanac import get_almanac
-    from lkmrs_sched.footprints import load_plates
-    from lkmrs_sched.visibility import compute_windows
+    from lkmrs_sched.sky.almanac import get_almanac
+    from lkmrs_sched.sky.footprints import load_plates
+    from lkmrs_sched.sky.visibility import compute_windows
 
     scenario = scenario_from_args(args)
     plates = load_plates(scenario.path(scenario.selector.lkmrs_footprints))

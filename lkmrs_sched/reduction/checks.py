@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.report import ReadReport
 

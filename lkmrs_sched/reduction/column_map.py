@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction import columns as C
 
 

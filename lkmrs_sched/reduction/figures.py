@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lkmrs_sched.atomic import atomic_path
+from lkmrs_sched.core.atomic import atomic_path
 from lkmrs_sched.reduction.rv_zero_point import ZeroPoints
 from lkmrs_sched.reduction.uncertainty import PrecisionFit, PrecisionLaw
 

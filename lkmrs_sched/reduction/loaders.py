@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.column_map import resolve_columns
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.atomic import atomic_path, write_json
+from lkmrs_sched.core.atomic import atomic_path, write_json
 from lkmrs_sched.reduction.pipeline import ReductionResult
 from lkmrs_sched.reduction.uncertainty import precision_table, published_laws
 

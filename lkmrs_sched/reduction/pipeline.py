@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction import rv_zero_point as zp_mod
 from lkmrs_sched.reduction.combine import combine_epochs
 from lkmrs_sched.reduction.readers import PARAMETERS, UNITS, SpectrumSet, read_exposures

@@ -7,7 +7,7 @@ map renames a catalogue's columns to ours (``{"SNR_B": "snr"}``); names also mat
 case-insensitively.
 
 Everything is checked and nothing is dropped silently: missing required columns raise
-:class:`~lkmrs_sched.errors.InputError`; bad rows (NaN or negative S/N, unreadable IDs,
+:class:`~lkmrs_sched.core.errors.InputError`; bad rows (NaN or negative S/N, unreadable IDs,
 duplicate spectra, …) are excluded and counted in the :class:`ReadReport`, per file and
 column; bad parameter values are treated as missing and counted too.
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.checks import check_rows, wanted_columns
 from lkmrs_sched.reduction.column_map import parse_column_map

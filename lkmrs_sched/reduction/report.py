@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 
 #: Severity levels: "error" rows are excluded from the reduction, "warning" values are
 #: treated as missing, "info" is bookkeeping (e.g. LAMOST's -9999 "no value" marks).

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.errors import InputError
+from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.reduction.groups import group_sum, weighted_mean_scatter, weighted_median
 from lkmrs_sched.reduction.readers import SpectrumSet
 

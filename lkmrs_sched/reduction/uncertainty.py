@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
+from lkmrs_sched.core.resources import TABLE4
 from lkmrs_sched.reduction.groups import group_sum
 
 #: S/N values at which Table 4 quotes σ.
@@ -67,8 +67,7 @@ class PrecisionLaw:
 
 def published_laws() -> dict[str, PrecisionLaw]:
     """Table 4 of Zong et al. (2020) (RV with b = +0.201, see the brief)."""
-    text = resources.files("lkmrs_sched.data").joinpath("table4_uncertainty_coefficients.csv")
-    with text.open("r", encoding="utf-8") as fh:
+    with TABLE4.open("r", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return {r["parameter"]: PrecisionLaw(float(r["a"]), float(r["b"]), float(r["c"])) for r in rows}
 

@@ -1,0 +1,110 @@
+"""Hold the year-1 model up against what really happened (the paper's Table 2).
+
+An ensemble of year-1 realizations is reduced to the statistics of
+:func:`lkmrs_sched.sim.logstats.statistics`, and each headline statistic of the observed log
+is placed in its ensemble distribution: median, 5–95 % range, percentile, inside or not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lkmrs_sched.core.config import Scenario
+from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
+from lkmrs_sched.sim.logstats import HEADLINE, SEASON_MONTHS, statistics
+from lkmrs_sched.sim.obslog import ObservationLog
+from lkmrs_sched.sim.simulator import Simulation, prepared
+
+
+def year_statistics(job: Job) -> dict[str, Any]:
+    """Simulate one realization and return its log statistics (an ensemble task)."""
+    alm, plates, windows = prepared(job.scenario)
+    log = Simulation(job.scenario, job.seed, almanac=alm, plates=plates, windows=windows).run()
+    return statistics(log)
+
+
+def run_statistics_ensemble(scenario: Scenario, realizations: int, seed: int, *,
+                            workers: int | None = None, store: Path | None = None,
+                            dask_address: str | None = None, progress: bool = True
+                            ) -> list[dict[str, Any]]:
+    """Statistics of ``realizations`` runs of ``scenario`` (resumable through ``store``)."""
+    prepared(scenario)  # compute/cache the sky once, before workers start
+    jobs = [Job(k, scenario, seed) for k in range(realizations)]
+    manifest = {"task": "statistics", "scenario_hash": scenario.hash, "seed": seed,
+                "start": scenario.start.isoformat(), "end": scenario.end.isoformat()}
+    return run_ensemble(year_statistics, jobs, store=store, manifest=manifest, workers=workers,
+                        dask_address=dask_address, progress=progress,
+                        label=f"{scenario.name} realizations")
+
+
+def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]]
+              ) -> dict[str, dict[str, Any]]:
+    """Each headline statistic: observed, median, p05, p95, percentile, within."""
+    return {name: percentile_summary([s[name] for s in simulated], observed[name])
+            for name in HEADLINE}
+
+
+def format_scorecard(card: dict[str, dict[str, Any]], n: int) -> str:
+    """The scorecard as a text table."""
+    lines = [f"{'statistic':<28} {'Table 2':>8} {'median':>8} {'5-95 % range':>17} "
+             f"{'pctile':>6}  inside ({n} realizations)"]
+    for name, r in card.items():
+        lines.append(f"{name:<28} {r['observed']:8.3g} {r['median']:8.3g} "
+                     f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
+                     f"{'yes' if r['within'] else 'NO'}")
+    inside = sum(r["within"] for r in card.values())
+    lines.append(f"{inside} of {len(card)} statistics inside the 5-95 % range.")
+    return "\n".join(lines)
+
+
+def _band(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    m = np.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        r = r[:width]
+        m[i, :len(r)] = r
+    return np.percentile(m, 5, axis=0), np.median(m, axis=0), np.percentile(m, 95, axis=0)
+
+
+def plot_against_ensemble(observed: dict[str, Any], simulated: list[dict[str, Any]],
+                          out: Path) -> list[Path]:
+    """Table 2 against the ensemble: exposures per plate (sorted) and per month, with bands."""
+    from lkmrs_sched.plots import figures as plots
+
+    plt = plots.plt
+    paths = []
+    width = max(20, len(observed["exposures_per_plate_sorted"]))
+    lo, med, hi = _band([s["exposures_per_plate_sorted"] for s in simulated], width)
+    obs = np.zeros(width)
+    obs[:len(observed["exposures_per_plate_sorted"])] = observed["exposures_per_plate_sorted"]
+    x = np.arange(1, width + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.fill_between(x, lo, hi, step="mid", alpha=0.3, label="ensemble 5-95 %")
+    ax.step(x, med, where="mid", label="ensemble median")
+    ax.plot(x, obs, "ko", label="Table 2")
+    ax.set_xlabel("plate rank")
+    ax.set_ylabel("exposures")
+    ax.set_title("Exposures per plate, sorted")
+    ax.legend()
+    paths.append(plots.save(fig, out / "table2_exposures_per_plate.png"))
+    lo, med, hi = _band([s["exposures_per_month"] for s in simulated], 12)
+    labels = ["Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug"]
+    assert len(labels) == len(SEASON_MONTHS)
+    x = np.arange(12)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.fill_between(x, lo, hi, step="mid", alpha=0.3, label="ensemble 5-95 %")
+    ax.step(x, med, where="mid", label="ensemble median")
+    ax.plot(x, observed["exposures_per_month"], "ko", label="Table 2")
+    ax.set_xticks(x, labels)
+    ax.set_ylabel("exposures")
+    ax.set_title("LK-MRS exposures per month")
+    ax.legend()
+    paths.append(plots.save(fig, out / "table2_exposures_per_month.png"))
+    return paths
+
+
+def observed_statistics(log: ObservationLog) -> dict[str, Any]:
+    """Statistics of an observed log (the same function as for simulations)."""
+    return statistics(log)

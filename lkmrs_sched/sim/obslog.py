@@ -1,0 +1,526 @@
+"""The observation log: one type for simulated and observed logs, stored in SQLite.
+
+Tables (all times UTC; MJD as REAL, ISO text alongside for people writing SQL):
+
+``pointings``
+    ``pointing_id`` INTEGER PRIMARY KEY, ``night`` TEXT (local evening date),
+    ``programme`` TEXT ('TD' | 'NT'), ``project`` TEXT ('LK-MRS', 'TD-B', …, 'NT'),
+    ``plan_id``, ``plate_name`` TEXT, ``start_mjd``, ``end_mjd`` REAL (overhead start,
+    end of the last read-out), ``start_utc``, ``end_utc`` TEXT, ``n_exposures`` INTEGER,
+    ``end_reason`` TEXT ('window': the plate left its window; 'dawn'; 'weather';
+    'max_exposures'; 'goal': the plate reached its goal; 'planned': an NT pointing's
+    planned exposures done; 'observed' for imported logs).
+``exposures``
+    ``exposure_id`` INTEGER PRIMARY KEY, ``pointing_id`` INTEGER, ``programme``,
+    ``project``, ``plan_id``, ``plate_name``, ``night`` TEXT, ``start_mjd`` REAL,
+    ``start_utc`` TEXT, ``lmjm`` INTEGER (local modified Julian minute,
+    round((MJD + 8/24)·1440)), ``exptime_s``, ``hour_angle_h`` (mid-exposure),
+    ``airmass`` (mid), ``moon_illumination``, ``moon_separation_deg``,
+    ``moon_altitude_deg``, ``seeing_arcsec`` REAL, ``interrupted`` INTEGER (0/1: cut short
+    by weather, ``exptime_s`` is then the real duration), ``time_estimated`` INTEGER (0/1:
+    imported without exposure times; placed by the pointing rules).
+``nights``
+    ``night`` TEXT PRIMARY KEY, ``lunar_day`` INTEGER, ``mode`` TEXT ('MRS', 'LRS',
+    'shutdown'), ``dusk_mjd``, ``dawn_mjd`` REAL, ``dark_h`` (dusk–dawn), ``setup_h``
+    (twilight set-up allowance before dusk used by the night's operations), ``open_h``,
+    ``closed_h``, ``idle_h``, ``other_h`` (LRS or shutdown time) REAL.
+``ledger``
+    ``night`` TEXT, ``programme``, ``project`` TEXT, ``science_h``, ``overhead_h``,
+    ``readout_h`` REAL. For every night, dark_h + setup_h = closed_h + idle_h + other_h
+    + Σ (science_h + overhead_h + readout_h).
+``info``
+    ``key`` TEXT PRIMARY KEY, ``value`` TEXT: ``kind`` ('simulated' | 'observed'), ``seed``,
+    ``scenario_name``, ``scenario_hash``, ``scenario_text``, ``source``, package versions
+    and ``created_utc``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from astropy.table import Table
+
+from lkmrs_sched.core.atomic import atomic_path
+from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.resources import TABLE2
+
+SCHEMA_VERSION = "1"
+UTC_OFFSET_H = 8.0
+
+POINTING_COLUMNS: dict[str, str] = {
+    "pointing_id": "INTEGER PRIMARY KEY", "night": "TEXT", "programme": "TEXT",
+    "project": "TEXT", "plan_id": "TEXT", "plate_name": "TEXT", "start_mjd": "REAL",
+    "end_mjd": "REAL", "start_utc": "TEXT", "end_utc": "TEXT", "n_exposures": "INTEGER",
+    "end_reason": "TEXT",
+}
+EXPOSURE_COLUMNS: dict[str, str] = {
+    "exposure_id": "INTEGER PRIMARY KEY", "pointing_id": "INTEGER", "programme": "TEXT",
+    "project": "TEXT", "plan_id": "TEXT", "plate_name": "TEXT", "night": "TEXT",
+    "start_mjd": "REAL", "start_utc": "TEXT", "lmjm": "INTEGER", "exptime_s": "REAL",
+    "hour_angle_h": "REAL", "airmass": "REAL", "moon_illumination": "REAL",
+    "moon_separation_deg": "REAL", "moon_altitude_deg": "REAL", "seeing_arcsec": "REAL",
+    "interrupted": "INTEGER", "time_estimated": "INTEGER",
+}
+NIGHT_COLUMNS: dict[str, str] = {
+    "night": "TEXT PRIMARY KEY", "lunar_day": "INTEGER", "mode": "TEXT", "dusk_mjd": "REAL",
+    "dawn_mjd": "REAL", "dark_h": "REAL", "setup_h": "REAL", "open_h": "REAL",
+    "closed_h": "REAL", "idle_h": "REAL", "other_h": "REAL",
+}
+LEDGER_COLUMNS: dict[str, str] = {
+    "night": "TEXT", "programme": "TEXT", "project": "TEXT", "science_h": "REAL",
+    "overhead_h": "REAL", "readout_h": "REAL",
+}
+TABLES = {"pointings": POINTING_COLUMNS, "exposures": EXPOSURE_COLUMNS,
+          "nights": NIGHT_COLUMNS, "ledger": LEDGER_COLUMNS}
+
+
+def mjd_to_lmjm(mjd: np.ndarray) -> np.ndarray:
+    """Local (UTC+8) modified Julian minute of UTC MJD(s)."""
+    return np.round((np.asarray(mjd) + UTC_OFFSET_H / 24.0) * 1440.0).astype(np.int64)
+
+
+def lmjm_to_mjd(lmjm: np.ndarray) -> np.ndarray:
+    """UTC MJD of local modified Julian minute(s): lmjm/1440 − 8/24."""
+    return np.asarray(lmjm, dtype=float) / 1440.0 - UTC_OFFSET_H / 24.0
+
+
+def iso_times(mjd: np.ndarray) -> list[str]:
+    """ISO UTC strings (seconds precision) for MJDs; '' for NaN."""
+    mjd = np.asarray(mjd, dtype=float)
+    out = [""] * len(mjd)
+    ok = np.isfinite(mjd)
+    if ok.any():
+        from astropy.time import Time
+
+        iso = Time(mjd[ok], format="mjd", scale="utc").isot
+        for i, s in zip(np.flatnonzero(ok), np.atleast_1d(iso), strict=True):
+            out[i] = s[:19] + "Z"
+    return out
+
+
+def empty_table(columns: dict[str, str]) -> Table:
+    """An empty table with the schema's columns and types."""
+    types = {"INTEGER": np.int64, "REAL": float, "TEXT": str}
+    return Table({name: np.array([], dtype=types[decl.split()[0]])
+                  for name, decl in columns.items()})
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a run's results."""
+    import astropy
+    import numpy
+    import scipy
+    import simpy
+
+    from lkmrs_sched import __version__
+
+    return {"lkmrs_sched": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+            "astropy": astropy.__version__, "simpy": simpy.__version__}
+
+
+@dataclass
+class ObservationLog:
+    """Pointings, exposures, nights, time ledger and provenance of one log.
+
+    Attributes
+    ----------
+    pointings, exposures, nights, ledger : astropy.table.Table
+        With the columns of the module docstring.
+    info : dict of str to str
+        Provenance.
+    """
+
+    pointings: Table = field(default_factory=lambda: empty_table(POINTING_COLUMNS))
+    exposures: Table = field(default_factory=lambda: empty_table(EXPOSURE_COLUMNS))
+    nights: Table = field(default_factory=lambda: empty_table(NIGHT_COLUMNS))
+    ledger: Table = field(default_factory=lambda: empty_table(LEDGER_COLUMNS))
+    info: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ queries
+    def project(self, name: str = "LK-MRS") -> ObservationLog:
+        """The log restricted to one project's pointings and exposures."""
+        return ObservationLog(self.pointings[self.pointings["project"] == name],
+                              self.exposures[self.exposures["project"] == name],
+                              self.nights, self.ledger, dict(self.info))
+
+    def exposures_per_plate(self, project: str = "LK-MRS") -> dict[str, int]:
+        """Number of exposures per plate name of a project (plates with none omitted)."""
+        e = self.exposures[self.exposures["project"] == project]
+        names, counts = np.unique(np.asarray(e["plate_name"], dtype=str), return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+    # ------------------------------------------------------------------ SQLite
+    def write(self, path: str | Path) -> None:
+        """Write the log to a new SQLite file atomically (replacing any old one)."""
+        with atomic_path(path) as tmp:
+            con = sqlite3.connect(tmp)
+            try:
+                for name, cols in TABLES.items():
+                    decl = ", ".join(f"{c} {t}" for c, t in cols.items())
+                    con.execute(f"CREATE TABLE {name} ({decl})")
+                    tab = getattr(self, name)
+                    rows = zip(*(_py(tab[c]) for c in cols), strict=True) if len(tab) else []
+                    con.executemany(
+                        f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
+                con.execute("CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT)")
+                info = {"schema_version": SCHEMA_VERSION, **self.info}
+                con.executemany("INSERT INTO info VALUES (?, ?)",
+                                sorted((k, str(v)) for k, v in info.items()))
+                con.execute("CREATE INDEX exposures_plate ON exposures (plate_name)")
+                con.commit()
+            finally:
+                con.close()
+
+    @classmethod
+    def read(cls, path: str | Path) -> ObservationLog:
+        """Read a log written by :meth:`write`.
+
+        Raises
+        ------
+        InputError
+            If the file is missing, is not SQLite, or lacks the log's tables/columns.
+        """
+        p = Path(path)
+        allowed = "an observation log written by lkmrs-sched (SQLite with tables " \
+                  + ", ".join([*TABLES, "info"]) + ")"
+        if not p.is_file():
+            raise InputError(str(p), ..., allowed, "no such file")
+        try:
+            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            try:
+                have = {r[0] for r in con.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}
+                missing = [t for t in [*TABLES, "info"] if t not in have]
+                if missing:
+                    raise InputError(str(p), ..., allowed,
+                                     "not an observation log: missing table(s) "
+                                     + ", ".join(missing))
+                out = {}
+                for name, cols in TABLES.items():
+                    got = [r[1] for r in con.execute(f"PRAGMA table_info({name})")]
+                    lack = [c for c in cols if c not in got]
+                    if lack:
+                        raise InputError(f"{p}: table {name}", ..., allowed,
+                                         "missing column(s) " + ", ".join(lack))
+                    rows = con.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
+                    out[name] = _table(rows, cols)
+                info = dict(con.execute("SELECT key, value FROM info").fetchall())
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(str(p), ..., allowed, f"unreadable SQLite ({exc})") from None
+        return cls(info=info, **out)
+
+    def content_digest(self) -> str:
+        """SHA-256 of the tables' content (provenance ``created_utc`` excluded)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for name in TABLES:
+            tab = getattr(self, name)
+            for c in tab.colnames:
+                h.update(c.encode())
+                col = np.asarray(tab[c])
+                if col.dtype.kind in "US":
+                    h.update("\x00".join(map(str, col)).encode())
+                else:
+                    h.update(np.ascontiguousarray(col.astype(np.float64)).tobytes())
+        info = {k: v for k, v in self.info.items() if k not in ("created_utc", "schema_version")}
+        h.update(json.dumps(info, sort_keys=True).encode())
+        return h.hexdigest()
+
+    def to_ecsv(self, folder: str | Path) -> list[Path]:
+        """Export every table to ``folder/<table>.ecsv`` (atomically); return the paths."""
+        out = []
+        for name in TABLES:
+            path = Path(folder) / f"{name}.ecsv"
+            tab = getattr(self, name).copy()
+            tab.meta.update({"lkmrs_sched_log": name, **self.info})
+            with atomic_path(path) as tmp:
+                tab.write(tmp, format="ascii.ecsv")
+            out.append(path)
+        return out
+
+
+def _py(col: Any) -> list:
+    arr = np.asarray(col)
+    if arr.dtype.kind in "US":
+        return [str(x) for x in arr]
+    if arr.dtype.kind in "iub":
+        return [int(x) for x in arr]
+    return [float(x) for x in arr]
+
+
+def _table(rows: list[tuple], cols: dict[str, str]) -> Table:
+    if not rows:
+        return empty_table(cols)
+    data = list(zip(*rows, strict=True))
+    types = {"INTEGER": np.int64, "REAL": float, "TEXT": str}
+    return Table({c: np.array([np.nan if v is None and cols[c] == "REAL" else v for v in data[i]],
+                              dtype=types[cols[c].split()[0]])
+                  for i, c in enumerate(cols)})
+
+
+# ---------------------------------------------------------------------- importers
+def _placed_times(plates: Any, scenario: Any, rows: list[dict]) -> list[np.ndarray]:
+    """Exposure start times for imported pointings without times: earliest the rules allow."""
+    from lkmrs_sched.sky.almanac import get_almanac
+    from lkmrs_sched.sky.visibility import PointingRules, compute_windows
+
+    nights = [r["night"] for r in rows]
+    start, end = min(nights), max(nights)
+    alm = get_almanac(scenario, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    win = compute_windows(plates, alm, scenario.observing)
+    rules = PointingRules.from_config(scenario.observing)
+    out = []
+    for r in rows:
+        n = alm.night_index(r["night"])
+        p = plates.index(r["plate_name"])
+        w0 = win.exp_start[p, n]
+        if not np.isfinite(w0):  # the plate has no window that night: centre on transit
+            w0 = win.transit[p, n] - len(r["exptime_s"]) * rules.cadence / 2
+        t0 = rules.first_exposure_start(w0 - rules.overhead, w0)
+        durations = np.asarray(r["exptime_s"]) / 86400.0
+        starts = t0 + np.concatenate([[0.0], np.cumsum(durations[:-1] + rules.readout)])
+        out.append(starts)
+    return out
+
+
+def _conditions(plates: Any, scenario: Any, nights: list[str], plate_names: list[str],
+                starts: np.ndarray, exptime_s: np.ndarray) -> dict[str, np.ndarray]:
+    """Hour angle, airmass and Moon at mid-exposure for given exposures."""
+    from lkmrs_sched.sky.almanac import get_almanac
+    from lkmrs_sched.sky.visibility import compute_windows
+
+    alm = get_almanac(scenario, dt.date.fromisoformat(min(nights)),
+                      dt.date.fromisoformat(max(nights)))
+    win = compute_windows(plates, alm, scenario.observing)
+    n_idx = np.array([alm.night_index(n) for n in nights])
+    p_idx = np.array([plates.index(p) for p in plate_names])
+    mid = starts + exptime_s / 86400.0 / 2
+    sep = np.array([win.moon_separation(p, n, np.array([m]))[0]
+                    for p, n, m in zip(p_idx, n_idx, mid, strict=True)])
+    moon_alt = np.array([np.degrees(alm.moon_at(n, np.array([m]))[2][0])
+                         for n, m in zip(n_idx, mid, strict=True)])
+    illum = np.array([np.interp(m, alm.grid[n], alm.moon_grid_illumination[n])
+                      for n, m in zip(n_idx, mid, strict=True)])
+    return {"hour_angle_h": win.hour_angle(p_idx, n_idx, mid),
+            "airmass": win.airmass(p_idx, n_idx, mid), "moon_illumination": illum,
+            "moon_separation_deg": sep, "moon_altitude_deg": moon_alt}
+
+
+def _build_observed(rows: list[dict], plates: Any, scenario: Any, source: str,
+                    times: list[np.ndarray] | None) -> ObservationLog:
+    """Assemble an observed log from pointing rows (night, plate_name, exptime_s list, ...)."""
+    estimated = times is None
+    if times is None:
+        times = _placed_times(plates, scenario, rows)
+    p_cols: dict[str, list] = {c: [] for c in POINTING_COLUMNS}
+    e_cols: dict[str, list] = {c: [] for c in EXPOSURE_COLUMNS}
+    readout = scenario.observing.readout_time.to_value("d")
+    overhead = scenario.observing.overhead.to_value("d")
+    for pid, (r, starts) in enumerate(zip(rows, times, strict=True), start=1):
+        exps = np.asarray(r["exptime_s"], dtype=float)
+        p = plates.index(r["plate_name"])
+        for c, v in (("pointing_id", pid), ("night", r["night"]), ("programme", "TD"),
+                     ("project", str(plates.project[p])), ("plan_id", str(plates.plan_id[p])),
+                     ("plate_name", r["plate_name"]), ("start_mjd", starts[0] - overhead),
+                     ("end_mjd", starts[-1] + exps[-1] / 86400 + readout),
+                     ("n_exposures", len(exps)), ("end_reason", "observed")):
+            p_cols[c].append(v)
+        for k in range(len(exps)):
+            for c, v in (("pointing_id", pid), ("programme", "TD"),
+                         ("project", str(plates.project[p])), ("plan_id", str(plates.plan_id[p])),
+                         ("plate_name", r["plate_name"]), ("night", r["night"]),
+                         ("start_mjd", starts[k]), ("exptime_s", exps[k]),
+                         ("seeing_arcsec", r["seeing"][k]), ("interrupted", 0),
+                         ("time_estimated", int(estimated))):
+                e_cols[c].append(v)
+    e_cols["exposure_id"] = list(range(1, len(e_cols["night"]) + 1))
+    starts = np.array(e_cols["start_mjd"], dtype=float)
+    e_cols["lmjm"] = list(mjd_to_lmjm(starts))
+    e_cols["start_utc"] = iso_times(starts)
+    e_cols.update({k: list(v) for k, v in _conditions(
+        plates, scenario, e_cols["night"], e_cols["plate_name"], starts,
+        np.array(e_cols["exptime_s"], dtype=float)).items()})
+    p_cols["start_utc"] = iso_times(np.array(p_cols["start_mjd"], dtype=float))
+    p_cols["end_utc"] = iso_times(np.array(p_cols["end_mjd"], dtype=float))
+    types = {"INTEGER": np.int64, "REAL": float, "TEXT": str}
+    pointings = Table({c: np.array(p_cols[c], dtype=types[POINTING_COLUMNS[c].split()[0]])
+                       for c in POINTING_COLUMNS})
+    exposures = Table({c: np.array(e_cols[c], dtype=types[EXPOSURE_COLUMNS[c].split()[0]])
+                       for c in EXPOSURE_COLUMNS})
+    info = {"kind": "observed", "source": source, "scenario_name": scenario.name,
+            "scenario_hash": scenario.hash, "created_utc": dt.datetime.now(dt.UTC).isoformat(),
+            **{f"version_{k}": v for k, v in package_versions().items()}}
+    return ObservationLog(pointings=pointings, exposures=exposures, info=info)
+
+
+def _observed_scenario(scenario: Any, nights: list[str]) -> Any:
+    from lkmrs_sched.core.config import default_scenario
+
+    if scenario is None:
+        scenario = default_scenario(min(nights), max(nights))
+    return scenario
+
+
+def import_table2(path: str | Path | None = None, plates: Any = None,
+                  scenario: Any = None) -> ObservationLog:
+    """Import the paper's Table 2 (one row per pointing) as an observed log.
+
+    Exposure start times are not in Table 2: they are placed as early as the pointing
+    rules allow in the plate's window that night (``time_estimated = 1``); each exposure
+    gets the row's seeing.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        CSV with ``plate_name, exptime_s, n_exposures, night_date, seeing_arcsec,
+        seeing_is_lower_bound``; default: the copy shipped with the package.
+    plates : PlateSet, optional
+        Plates to resolve names (default: the LK-MRS footprints).
+    scenario : Scenario, optional
+        Site and rules for placing the exposures (default: built-in defaults).
+    """
+    from lkmrs_sched.sky.footprints import load_lkmrs
+
+    p = Path(path) if path else TABLE2
+    plates = plates if plates is not None else load_lkmrs()
+    need = ("plate_name", "exptime_s", "n_exposures", "night_date", "seeing_arcsec")
+    rows = []
+    for i, r in enumerate(_read_csv(p, need), start=2):
+        where = f"{p}: line {i}"
+        name = r["plate_name"].strip()
+        if name not in set(plates.plate_name):
+            raise InputError(f"{where} plate_name", name, "an LK-MRS plate name",
+                             "unknown plate")
+        n = _int(r["n_exposures"], f"{where} n_exposures", 1, 50)
+        exptime = _float(r["exptime_s"], f"{where} exptime_s", 1, 7200)
+        seeing = _float(r["seeing_arcsec"], f"{where} seeing_arcsec", 0.1, 20)
+        night = _date(r["night_date"], f"{where} night_date")
+        rows.append({"night": night, "plate_name": name, "exptime_s": [exptime] * n,
+                     "seeing": [seeing] * n})
+    scenario = _observed_scenario(scenario, [r["night"] for r in rows])
+    return _build_observed(rows, plates, scenario, str(p), None)
+
+
+def _parse_lmjm_list(raw: str, where: str) -> list[int]:
+    items = [x for x in re.split(r"[\s,;\[\]|]+", raw.strip()) if x]
+    try:
+        values = [int(float(x)) for x in items]
+    except ValueError:
+        raise InputError(where, raw, "a list of local modified Julian minutes, e.g. "
+                         "'[27175560, 27175583]'") from None
+    if not values:
+        raise InputError(where, raw, "at least one lmjm value", "empty list")
+    return values
+
+
+def import_mrs_plan(path: str | Path, plates: Any = None, scenario: Any = None) -> ObservationLog:
+    """Import a LAMOST ``MRS_plan``-style CSV (one row per plate night) as an observed log.
+
+    Columns used: ``planid``, ``obsdate`` (local date of the evening, ISO), ``exptime``
+    (seconds per exposure), ``seeing`` (arcsec), ``lmjm_list`` (exposure start times as
+    local modified Julian minutes; brackets, commas or spaces as separators). Rows whose
+    ``planid`` is not among the plates (for example the ``…K02`` test plates) are left out
+    and counted in ``info['skipped_rows']``.
+    """
+    from lkmrs_sched.sky.footprints import load_lkmrs
+
+    p = Path(path)
+    plates = plates if plates is not None else load_lkmrs()
+    by_id = {str(pid): str(name) for pid, name in zip(plates.plan_id, plates.plate_name,
+                                                       strict=True)}
+    rows, times, skipped = [], [], 0
+    for i, r in enumerate(_read_csv(p, ("planid", "obsdate", "exptime", "seeing", "lmjm_list")),
+                          start=2):
+        where = f"{p}: line {i}"
+        planid = r["planid"].strip()
+        if planid not in by_id:
+            skipped += 1
+            continue
+        lmjm = _parse_lmjm_list(r["lmjm_list"], f"{where} lmjm_list")
+        exptime = _float(r["exptime"], f"{where} exptime", 1, 7200)
+        seeing = _float(r["seeing"], f"{where} seeing", 0.1, 20) if r["seeing"].strip() else np.nan
+        night = _date(r["obsdate"][:10], f"{where} obsdate")
+        rows.append({"night": night, "plate_name": by_id[planid],
+                     "exptime_s": [exptime] * len(lmjm), "seeing": [seeing] * len(lmjm)})
+        times.append(lmjm_to_mjd(np.array(sorted(lmjm))))
+    if not rows:
+        raise InputError(str(p), ..., "rows whose planid is one of the plates",
+                         "no row matches a known plate")
+    scenario = _observed_scenario(scenario, [r["night"] for r in rows])
+    log = _build_observed(rows, plates, scenario, str(p), times)
+    log.info["skipped_rows"] = str(skipped)
+    return log
+
+
+def read_any_log(path: str | Path, plates: Any = None, scenario: Any = None) -> ObservationLog:
+    """A log from SQLite (``.sqlite``/``.db``), Table 2 CSV or ``MRS_plan`` CSV, by content."""
+    p = Path(path)
+    if p.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
+        return ObservationLog.read(p)
+    header = _read_header(p)
+    if "lmjm_list" in header:
+        return import_mrs_plan(p, plates, scenario)
+    if "n_exposures" in header:
+        return import_table2(p, plates, scenario)
+    raise InputError(f"{p}: header", header, "an observation log (.sqlite), a Table 2 CSV "
+                     "(plate_name, n_exposures, …) or an MRS_plan CSV (planid, lmjm_list, …)",
+                     "unrecognised log format")
+
+
+def _read_header(p: Path) -> list[str]:
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            return next(csv.reader(fh), [])
+    except OSError as exc:
+        raise InputError(str(p), ..., "a readable CSV file", exc.strerror or "unreadable") from None
+
+
+def _read_csv(p: Path, need: tuple[str, ...]) -> list[dict[str, str]]:
+    header = _read_header(p)
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise InputError(f"{p}: header", header, "columns " + ", ".join(need),
+                         "missing column(s) " + ", ".join(missing))
+    with p.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for i, r in enumerate(rows, start=2):
+        if None in r or any(r[c] is None for c in header):
+            raise InputError(f"{p}: line {i}", ..., f"{len(header)} comma-separated values",
+                             "wrong number of values")
+    if not rows:
+        raise InputError(str(p), ..., "at least one row", "empty file")
+    return rows
+
+
+def _float(raw: str, where: str, lo: float, hi: float) -> float:
+    try:
+        x = float(raw)
+    except ValueError:
+        raise InputError(where, raw, f"a number between {lo:g} and {hi:g}") from None
+    if not lo <= x <= hi:
+        raise InputError(where, raw, f"a number between {lo:g} and {hi:g}", "out of range")
+    return x
+
+
+def _int(raw: str, where: str, lo: int, hi: int) -> int:
+    if not raw.strip().isdigit() or not lo <= int(raw) <= hi:
+        raise InputError(where, raw, f"an integer between {lo} and {hi}")
+    return int(raw)
+
+
+def _date(raw: str, where: str) -> str:
+    try:
+        return dt.date.fromisoformat(raw.strip()).isoformat()
+    except ValueError:
+        raise InputError(where, raw, "an ISO date YYYY-MM-DD") from None

@@ -1,0 +1,366 @@
+"""The randomized MRS plate selector: pure policy on a frozen snapshot, no SimPy.
+
+The simulator (or a replay of a real log) builds a :class:`Conditions` snapshot of the
+plates observable now and asks :meth:`PlateSelector.choose` for a :class:`Decision`,
+passing its own seeded generator. The rules (brief §3):
+
+1. **Startable plates.** A TD plate is startable if it has fewer than ``goal_exposures``
+   exposures and room for at least ``min_exposures_to_start`` exposures in what is left
+   of its window. An NT plate is startable if it has fewer than
+   ``nt_exposures_per_pointing`` exposures and room for the rest of them (NT plates are
+   observed once; one interrupted by weather may be finished later). Plates at their
+   goal are dropped.
+2. **Mode.** NT with probability ``nt_share``, TD otherwise — among the modes with a
+   startable plate (for TD: in a project with a share above 0). If the drawn mode has
+   none, the draw is repeated among the modes that do, i.e. the probabilities are
+   renormalised over the available modes. A mode with share 0 is never drawn. With
+   ``unavailable_project = "nt"``, a TD draw that falls on a project with no startable
+   plate (step 3 over *all* TD projects) becomes an NT pointing instead of a redraw
+   among the projects that have one (when no NT plate is startable, it is redrawn).
+3. **TD project.** Project ``p`` (LK-MRS with allocated share ``lkmrs_share``; the other
+   TD projects split the rest evenly) gets weight::
+
+       w_p = s_p · exp(gain · (s_p − f_p) / s_p),
+       f_p = (u_p + H · s_p) / (U + H),
+
+   where ``s_p`` is the allocated share, ``u_p`` the hours used so far
+   (``Conditions.time_used_h[p]``, missing = 0), ``U`` the sum over TD projects,
+   ``H = rebalance_prior`` (h) a pseudo-usage at the allocated shares that damps the
+   swings of the first hours, and ``gain = rebalance_gain``. An under-served project
+   (f_p < s_p) is drawn more often, exponentially in its relative deficit; gain 0 gives
+   the fixed shares. Only projects with a startable plate are drawn (renormalised as in
+   2); a project with share 0 is never drawn.
+   A project already pointed at tonight (``Conditions.projects_tonight``) has its weight
+   multiplied by ``same_night_weight`` (1: no effect); the weight it loses goes to NT when
+   an NT plate is startable.
+4. **Plate.** Uniform among the project's startable plates (NT: all NT plates), except
+   that a started plate (``exposures_so_far > 0``) below its goal has weight
+   ``started_plate_boost``.
+5. **Exposures planned.** A TD pointing stays until its window ends:
+   ``min(n_exposures_possible, max_exposures_per_pointing, goal − exposures_so_far)``.
+   An NT pointing plans ``nt_exposures_per_pointing − exposures_so_far``.
+
+Every call draws exactly three uniforms from ``rng`` (mode, project, plate), whatever
+the branch, so two policies fed the same stream stay aligned call by call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import astropy.units as u
+import numpy as np
+
+from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.sections import SelectorConfig
+
+LKMRS = "LK-MRS"
+NT = "NT"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Plates observable now, as parallel arrays (one entry per plate).
+
+    Attributes
+    ----------
+    plate_index : ndarray of int
+        Index into the combined :class:`~lkmrs_sched.sky.footprints.PlateSet`.
+    project : ndarray of str
+        ``"NT"``, ``"LK-MRS"`` or another TD project's name.
+    remaining_window_h : ndarray of float
+        Hours left in the plate's observing window from now (h). Informational: the
+        rules use ``n_exposures_possible``.
+    n_exposures_possible : ndarray of int
+        Exposures that fit in what is left of the window (computed by the caller,
+        including the pointing overhead).
+    exposures_so_far : ndarray of int
+        Exposures the plate already has.
+    """
+
+    plate_index: np.ndarray
+    project: np.ndarray
+    remaining_window_h: np.ndarray
+    n_exposures_possible: np.ndarray
+    exposures_so_far: np.ndarray
+
+    def __post_init__(self) -> None:
+        conv = (
+            ("plate_index", np.int64),
+            ("project", str),
+            ("remaining_window_h", float),
+            ("n_exposures_possible", np.int64),
+            ("exposures_so_far", np.int64),
+        )
+        n = None
+        for name, dtype in conv:
+            a = np.asarray(getattr(self, name), dtype=dtype)
+            if a.ndim != 1 or (n is not None and a.size != n):
+                raise ValueError("Candidates arrays must be 1-d and of equal length")
+            n = a.size
+            object.__setattr__(self, name, a)
+
+    def __len__(self) -> int:
+        return int(self.plate_index.size)
+
+    @classmethod
+    def empty(cls) -> Candidates:
+        """No candidates."""
+        return cls(*([],) * 5)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """What the selector may see: a frozen snapshot of the moment.
+
+    Attributes
+    ----------
+    mjd : float
+        Now (UTC MJD, days).
+    night : int
+        Night index.
+    candidates : Candidates
+        Plates observable now.
+    time_used_h : Mapping of str to float
+        Hours used so far per project (``"LK-MRS"``, ``"TD-B"``, …) and, if the caller
+        wishes, per programme (``"NT"``, ``"TD"``); only the TD projects' entries are
+        read. Not modified.
+    projects_tonight : frozenset of str
+        TD projects already pointed at tonight (for ``same_night_weight``).
+    """
+
+    mjd: float
+    night: int
+    candidates: Candidates
+    time_used_h: Mapping[str, float] = field(default_factory=dict)
+    projects_tonight: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The selector's choice.
+
+    Attributes
+    ----------
+    programme : {"NT", "TD"}
+    project : str
+    plate_index : int
+        Index into the combined plate set (as in :attr:`Candidates.plate_index`).
+    planned_exposures : int
+        Exposures to take in this pointing, weather permitting.
+    """
+
+    programme: str
+    project: str
+    plate_index: int
+    planned_exposures: int
+
+
+def _pick(weights: list[float] | np.ndarray, u01: float) -> int:
+    """Index drawn with probability proportional to ``weights`` (at least one > 0)."""
+    total = 0.0
+    cum = []
+    for w in weights:
+        total += w
+        cum.append(total)
+    x = u01 * total
+    for i, c in enumerate(cum):
+        if x < c:
+            return i
+    return max(i for i, w in enumerate(weights) if w > 0)  # u01 * total rounding to total
+
+
+class PlateSelector:
+    """The MRS plate selector (rules in the module docstring).
+
+    Parameters
+    ----------
+    config : SelectorConfig
+        The ``[selector]`` section.
+    max_exposures_per_pointing : int
+        Most exposures in one pointing (``[observing]``, default 8).
+    min_exposures_to_start : int
+        A TD pointing starts only with room for this many (``[observing]``, default 3).
+
+    Raises
+    ------
+    InputError
+        If a TD project name is repeated or clashes with ``"LK-MRS"``/``"NT"``, or the
+        exposure limits are inconsistent.
+    """
+
+    def __init__(
+        self,
+        config: SelectorConfig,
+        *,
+        max_exposures_per_pointing: int = 8,
+        min_exposures_to_start: int = 3,
+    ):
+        others = tuple(config.other_td_projects)
+        names = (LKMRS, *others)
+        for name in others:
+            if name in (LKMRS, NT) or names.count(name) > 1:
+                raise InputError(
+                    "[selector] other_td_projects",
+                    list(others),
+                    f"distinct names other than {LKMRS!r} and {NT!r}",
+                    f"bad project name {name!r}",
+                )
+        if not 1 <= min_exposures_to_start <= max_exposures_per_pointing:
+            raise InputError(
+                "[observing] min_exposures_to_start",
+                min_exposures_to_start,
+                f"between 1 and max_exposures_per_pointing ({max_exposures_per_pointing})",
+            )
+        self.config = config
+        self.td_projects: tuple[str, ...] = names
+        rest = (1.0 - config.lkmrs_share) / len(others) if others else 0.0
+        self.shares: tuple[float, ...] = (
+            (float(config.lkmrs_share), *([rest] * len(others))) if others else (1.0,)
+        )
+        self.max_exposures_per_pointing = int(max_exposures_per_pointing)
+        self.min_exposures_to_start = int(min_exposures_to_start)
+        self._gain = float(config.rebalance_gain)
+        self._prior = float(config.rebalance_prior.to_value(u.h))
+        self._boost = float(config.started_plate_boost)
+        self._goal = int(config.goal_exposures)
+        self._nt_n = int(config.nt_exposures_per_pointing)
+        self._nt_share = float(config.nt_share)
+        self._fallback_nt = config.unavailable_project == "nt"
+        self._same_night = float(config.same_night_weight)
+
+    # -- the pieces of a draw -------------------------------------------------------
+
+    def project_weights(self, time_used_h: Mapping[str, float]) -> np.ndarray:
+        """Unnormalised draw weights of the TD projects (order of :attr:`td_projects`)."""
+        s = self.shares
+        used = [max(0.0, float(time_used_h.get(p, 0.0))) for p in self.td_projects]
+        total = sum(used) + self._prior
+        logw = []
+        for sp, up in zip(s, used, strict=True):
+            if sp <= 0:
+                logw.append(-math.inf)
+                continue
+            fp = (up + self._prior * sp) / total if total > 0 else sp
+            logw.append(math.log(sp) + self._gain * (sp - fp) / sp)
+        top = max(logw)
+        return np.array([math.exp(x - top) if x > -math.inf else 0.0 for x in logw])
+
+    def _startable(self, c: Candidates) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Group code per candidate (0: NT, k + 1: TD project k), startable mask, counts.
+
+        ``counts[g]`` is the number of startable candidates in group ``g``.
+        """
+        proj, so_far, poss = c.project, c.exposures_so_far, c.n_exposures_possible
+        is_nt = proj == NT
+        code = np.full(proj.size, -1, dtype=np.int64)
+        code[is_nt] = 0
+        for k, p in enumerate(self.td_projects):
+            code[proj == p] = k + 1
+        if np.count_nonzero(code < 0):
+            bad = sorted(set(proj[code < 0].tolist()))
+            raise ValueError(f"candidates of unknown projects {bad}; known: NT, {self.td_projects}")
+        ok = np.where(
+            is_nt,
+            (so_far < self._nt_n) & (poss >= self._nt_n - so_far),
+            (so_far < self._goal) & (poss >= self.min_exposures_to_start),
+        )
+        counts = np.bincount(code[ok], minlength=len(self.td_projects) + 1).tolist()
+        return code, ok, counts
+
+    def _plate_weights(
+        self, code: np.ndarray, ok: np.ndarray, group: int, so_far: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate indices of a group's startable plates and their draw weights."""
+        idx = np.flatnonzero(ok & (code == group))
+        return idx, np.where(so_far[idx] > 0, self._boost, 1.0)
+
+    def _mode_and_projects(
+        self, c: Candidates, conditions: Conditions
+    ) -> tuple[np.ndarray, np.ndarray, float, float, list[float]]:
+        """Group codes, startable mask, mode weights and available project weights."""
+        code, ok, counts = self._startable(c)
+        pw = self.project_weights(conditions.time_used_h)
+        avail = [float(w) if n else 0.0 for w, n in zip(pw, counts[1:], strict=True)]
+        w_nt = self._nt_share if counts[0] else 0.0
+        w_td = (1.0 - self._nt_share) if sum(avail) > 0 else 0.0
+        if self._fallback_nt and w_nt > 0 and w_td > 0:
+            # A TD draw of a project with nothing startable becomes an NT pointing.
+            lost = w_td * (1.0 - sum(avail) / float(sum(pw)))
+            w_nt, w_td = w_nt + lost, w_td - lost
+        if self._same_night < 1.0 and conditions.projects_tonight and w_td > 0:
+            # A project already observed tonight keeps only part of its weight; with an NT
+            # plate startable, the weight it loses goes to NT.
+            damped = [a * (self._same_night if p in conditions.projects_tonight else 1.0)
+                      for a, p in zip(avail, self.td_projects, strict=True)]
+            if w_nt > 0:
+                lost = w_td * (1.0 - sum(damped) / sum(avail))
+                w_nt, w_td = w_nt + lost, w_td - lost
+            if sum(damped) > 0:
+                avail = damped
+        return code, ok, w_nt, w_td, avail
+
+    # -- the policy -----------------------------------------------------------------
+
+    def choose(self, conditions: Conditions, rng: np.random.Generator) -> Decision | None:
+        """Pick the next pointing, or ``None`` when nothing may be started now.
+
+        Parameters
+        ----------
+        conditions : Conditions
+            The snapshot.
+        rng : numpy.random.Generator
+            The selector's stream; exactly three uniforms are drawn per call.
+
+        Returns
+        -------
+        Decision or None
+            ``None`` if no candidate is startable, or only candidates of programmes or
+            projects with share 0.
+        """
+        u_mode, u_proj, u_plate = rng.random(3)
+        c = conditions.candidates
+        if len(c) == 0:
+            return None
+        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
+        if w_nt + w_td <= 0:
+            return None
+        so_far = c.exposures_so_far
+        if u_mode * (w_nt + w_td) < w_nt:
+            idx, w = self._plate_weights(code, ok, 0, so_far)
+            i = int(idx[_pick(w, u_plate)])
+            return Decision(NT, NT, int(c.plate_index[i]), self._nt_n - int(so_far[i]))
+        k = _pick(avail, u_proj)
+        idx, w = self._plate_weights(code, ok, k + 1, so_far)
+        i = int(idx[_pick(w, u_plate)])
+        planned = min(
+            int(c.n_exposures_possible[i]),
+            self.max_exposures_per_pointing,
+            self._goal - int(so_far[i]),
+        )
+        return Decision("TD", self.td_projects[k], int(c.plate_index[i]), planned)
+
+    def probabilities(self, conditions: Conditions) -> np.ndarray:
+        """Probability that :meth:`choose` picks each candidate (same order; sums to 1 or 0).
+
+        Useful to test the policy and to score a real log against it.
+        """
+        c = conditions.candidates
+        out = np.zeros(len(c))
+        if len(c) == 0:
+            return out
+        code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
+        if w_nt + w_td <= 0:
+            return out
+        so_far = c.exposures_so_far
+        if w_nt > 0:
+            idx, w = self._plate_weights(code, ok, 0, so_far)
+            out[idx] += w_nt / (w_nt + w_td) * w / w.sum()
+        total = sum(avail)
+        for k, a in enumerate(avail):
+            if w_td > 0 and a > 0:
+                idx, w = self._plate_weights(code, ok, k + 1, so_far)
+                out[idx] += w_td / (w_nt + w_td) * a / total * w / w.sum()
+        return out
