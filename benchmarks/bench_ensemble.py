@@ -24,10 +24,10 @@ def main() -> list[tuple[str, float, float, bool]]:
     from lkmrs_sched.core.resources import scenario_file
     from lkmrs_sched.ensembles.ensemble import default_workers
     from lkmrs_sched.ensembles.reproduce import run_statistics_ensemble
-    from lkmrs_sched.sim.simulator import prepared
+    from lkmrs_sched.sim.sky import prepared_sky
 
     scenario = load_scenario(scenario_file("year1-2018.toml"))
-    prepared(scenario)
+    prepared_sky(scenario)
     workers = default_workers()
     t = time.perf_counter()
     stats = run_statistics_ensemble(scenario, REALIZATIONS, 2019, workers=workers)

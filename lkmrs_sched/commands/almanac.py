@@ -7,10 +7,10 @@ import argparse
 from lkmrs_sched.commands.common import (
     add_date_range,
     add_scenario_argument,
-    iso_utc,
     print_json,
     scenario_from_args,
 )
+from lkmrs_sched.core.timeconv import iso_time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,8 +26,8 @@ def almanac_records(alm) -> list[dict]:
     """The almanac as JSON-ready records (one per night)."""
     return [{
         "night": str(alm.night[i]),
-        "dusk_utc": iso_utc(alm.dusk[i]),
-        "dawn_utc": iso_utc(alm.dawn[i]),
+        "dusk_utc": iso_time(alm.dusk[i]),
+        "dawn_utc": iso_time(alm.dawn[i]),
         "dark_hours": round(float(alm.dark_hours[i]), 4),
         "moon_illumination": round(float(alm.moon_illumination[i]), 4),
         "lunar_day": int(alm.lunar_day[i]),

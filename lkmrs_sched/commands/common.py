@@ -55,10 +55,3 @@ def print_json(obj: Any) -> None:
     sys.stdout.write("\n")
 
 
-def iso_utc(mjd: float) -> str | None:
-    """ISO UTC time (seconds precision) of an MJD, ``None`` for NaN."""
-    if mjd != mjd:
-        return None
-    from astropy.time import Time
-
-    return Time(mjd, format="mjd", scale="utc").isot[:19] + "Z"

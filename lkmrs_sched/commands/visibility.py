@@ -7,10 +7,10 @@ import argparse
 from lkmrs_sched.commands.common import (
     add_date_range,
     add_scenario_argument,
-    iso_utc,
     print_json,
     scenario_from_args,
 )
+from lkmrs_sched.core.timeconv import iso_time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,8 +37,8 @@ def visibility_records(windows, nights_mask) -> list[dict]:
                 continue
             out.append({"night": str(alm.night[n]), "plan_id": str(plates.plan_id[p]),
                         "plate_name": str(plates.plate_name[p]),
-                        "start_utc": iso_utc(windows.start[p, n]),
-                        "end_utc": iso_utc(windows.end[p, n]),
+                        "start_utc": iso_time(windows.start[p, n]),
+                        "end_utc": iso_time(windows.end[p, n]),
                         "hours": round(float(windows.hours[p, n]), 4)})
     return out
 

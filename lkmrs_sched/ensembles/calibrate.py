@@ -37,7 +37,8 @@ from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.ensembles.ensemble import Job, run_ensemble
 from lkmrs_sched.sim.logstats import statistics
-from lkmrs_sched.sim.simulator import Simulation, prepared
+from lkmrs_sched.sim.simulator import build_simulation
+from lkmrs_sched.sim.sky import prepared_sky
 
 #: Statistics compared with the observed log.
 CALIBRATION_STATISTICS = ("nights", "pointings", "exposures", "plates_visited",
@@ -116,8 +117,7 @@ def apply_parameters(scenario: Scenario, params: dict[str, float]) -> Scenario:
 def draw_statistics(job: Job) -> dict[str, Any]:
     """Ensemble task: simulate one prior draw and return its parameters and statistics."""
     scenario = apply_parameters(job.scenario, job.options["params"])
-    alm, plates, windows = prepared(scenario)
-    log = Simulation(scenario, job.seed, almanac=alm, plates=plates, windows=windows).run()
+    log = build_simulation(scenario, job.seed).run()
     stats = statistics(log)
     return {"params": job.options["params"], "stats": {k: stats[k] for k in
                                                        CALIBRATION_STATISTICS}}
@@ -194,7 +194,7 @@ def calibrate(observed: dict[str, Any], scenario: Scenario, *, names: list[str] 
     free = [FREE_PARAMETERS[n] for n in names]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xCA1,)))
     prior = np.column_stack([p.from_unit(rng.uniform(size=draws)) for p in free])
-    prepared(scenario)
+    prepared_sky(scenario)
     jobs = [Job(i, scenario, seed, {"params": dict(zip(names, map(float, prior[i]),
                                                        strict=True))})
             for i in range(draws)]

@@ -30,8 +30,10 @@ from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
 from lkmrs_sched.sim.obslog import ObservationLog
-from lkmrs_sched.sim.selector import LKMRS
-from lkmrs_sched.sim.simulator import InitialState, Simulation, prepared
+from lkmrs_sched.sim.policy import LKMRS
+from lkmrs_sched.sim.selector import td_shares
+from lkmrs_sched.sim.simulator import InitialState, build_simulation
+from lkmrs_sched.sim.sky import prepared_sky
 
 #: Per-star arrays kept for every realization (``DIR/stars/realization-NNNN.npz``).
 STAR_FIELDS = ("n_good", "baseline_days", "sigma_teff", "sigma_logg", "sigma_feh", "sigma_rv",
@@ -118,9 +120,7 @@ def forecast_realization(job: Job) -> dict[str, Any]:
     """Ensemble task: one realization of a forecast (see the module docstring)."""
     fin: ForecastInput = job.options["input"]
     scenario = job.scenario
-    alm, plates, windows = prepared(scenario)
-    log = Simulation(scenario, job.seed, almanac=alm, plates=plates, windows=windows,
-                     initial=fin.initial).run()
+    log = build_simulation(scenario, job.seed, initial=fin.initial).run()
     if fin.store:
         log.write(Path(fin.store) / "logs" / f"realization-{job.index:04d}.sqlite")
     new = log.exposures[log.exposures["project"] == LKMRS]
@@ -200,11 +200,8 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
         raise InputError("--realizations", realizations, "a positive integer")
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
-    prepared(scenario)  # compute/cache the sky once, before workers start
-    shares = {LKMRS: scenario.selector.lkmrs_share,
-              **{p: (1 - scenario.selector.lkmrs_share) / len(scenario.selector.other_td_projects)
-                 for p in scenario.selector.other_td_projects}}
-    initial = InitialState.from_log(log, shares)
+    prepared_sky(scenario)  # compute/cache the sky once, before workers start
+    initial = InitialState.from_log(log, td_shares(scenario.selector))
     first = dt.date.fromisoformat(min(np.asarray(observed["night"], dtype=str))) \
         if len(observed) else scenario.start
     months = month_grid(first, scenario.end)

@@ -16,13 +16,13 @@ from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
 from lkmrs_sched.sim.logstats import HEADLINE, SEASON_MONTHS, statistics
 from lkmrs_sched.sim.obslog import ObservationLog
-from lkmrs_sched.sim.simulator import Simulation, prepared
+from lkmrs_sched.sim.simulator import build_simulation
+from lkmrs_sched.sim.sky import prepared_sky
 
 
 def year_statistics(job: Job) -> dict[str, Any]:
     """Simulate one realization and return its log statistics (an ensemble task)."""
-    alm, plates, windows = prepared(job.scenario)
-    log = Simulation(job.scenario, job.seed, almanac=alm, plates=plates, windows=windows).run()
+    log = build_simulation(job.scenario, job.seed).run()
     return statistics(log)
 
 
@@ -31,7 +31,7 @@ def run_statistics_ensemble(scenario: Scenario, realizations: int, seed: int, *,
                             dask_address: str | None = None, progress: bool = True
                             ) -> list[dict[str, Any]]:
     """Statistics of ``realizations`` runs of ``scenario`` (resumable through ``store``)."""
-    prepared(scenario)  # compute/cache the sky once, before workers start
+    prepared_sky(scenario)  # compute/cache the sky once, before workers start
     jobs = [Job(k, scenario, seed) for k in range(realizations)]
     manifest = {"task": "statistics", "scenario_hash": scenario.hash, "seed": seed,
                 "start": scenario.start.isoformat(), "end": scenario.end.isoformat()}

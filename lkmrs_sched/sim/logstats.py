@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from lkmrs_sched.sim.obslog import ObservationLog
-from lkmrs_sched.sim.selector import LKMRS
+from lkmrs_sched.sim.policy import LKMRS
 
 HOURS = 24.0
 

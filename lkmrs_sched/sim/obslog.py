@@ -51,9 +51,9 @@ from astropy.table import Table
 from lkmrs_sched.core.atomic import atomic_path
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import TABLE2
+from lkmrs_sched.core.timeconv import iso_times, lmjm_to_mjd, mjd_to_lmjm
 
 SCHEMA_VERSION = "1"
-UTC_OFFSET_H = 8.0
 
 POINTING_COLUMNS: dict[str, str] = {
     "pointing_id": "INTEGER PRIMARY KEY", "night": "TEXT", "programme": "TEXT",
@@ -80,30 +80,6 @@ LEDGER_COLUMNS: dict[str, str] = {
 }
 TABLES = {"pointings": POINTING_COLUMNS, "exposures": EXPOSURE_COLUMNS,
           "nights": NIGHT_COLUMNS, "ledger": LEDGER_COLUMNS}
-
-
-def mjd_to_lmjm(mjd: np.ndarray) -> np.ndarray:
-    """Local (UTC+8) modified Julian minute of UTC MJD(s)."""
-    return np.round((np.asarray(mjd) + UTC_OFFSET_H / 24.0) * 1440.0).astype(np.int64)
-
-
-def lmjm_to_mjd(lmjm: np.ndarray) -> np.ndarray:
-    """UTC MJD of local modified Julian minute(s): lmjm/1440 − 8/24."""
-    return np.asarray(lmjm, dtype=float) / 1440.0 - UTC_OFFSET_H / 24.0
-
-
-def iso_times(mjd: np.ndarray) -> list[str]:
-    """ISO UTC strings (seconds precision) for MJDs; '' for NaN."""
-    mjd = np.asarray(mjd, dtype=float)
-    out = [""] * len(mjd)
-    ok = np.isfinite(mjd)
-    if ok.any():
-        from astropy.time import Time
-
-        iso = Time(mjd[ok], format="mjd", scale="utc").isot
-        for i, s in zip(np.flatnonzero(ok), np.atleast_1d(iso), strict=True):
-            out[i] = s[:19] + "Z"
-    return out
 
 
 def empty_table(columns: dict[str, str]) -> Table:
@@ -306,12 +282,7 @@ def _conditions(plates: Any, scenario: Any, nights: list[str], plate_names: list
     n_idx = np.array([alm.night_index(n) for n in nights])
     p_idx = np.array([plates.index(p) for p in plate_names])
     mid = starts + exptime_s / 86400.0 / 2
-    sep = np.array([win.moon_separation(p, n, np.array([m]))[0]
-                    for p, n, m in zip(p_idx, n_idx, mid, strict=True)])
-    moon_alt = np.array([np.degrees(alm.moon_at(n, np.array([m]))[2][0])
-                         for n, m in zip(n_idx, mid, strict=True)])
-    illum = np.array([np.interp(m, alm.grid[n], alm.moon_grid_illumination[n])
-                      for n, m in zip(n_idx, mid, strict=True)])
+    sep, moon_alt, illum = win.moon_conditions(p_idx, n_idx, mid)
     return {"hour_angle_h": win.hour_angle(p_idx, n_idx, mid),
             "airmass": win.airmass(p_idx, n_idx, mid), "moon_illumination": illum,
             "moon_separation_deg": sep, "moon_altitude_deg": moon_alt}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import astropy.units as u
 import numpy as np
@@ -27,6 +28,15 @@ from scipy import optimize, stats
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import TABLE2
 from lkmrs_sched.core.sections import SeeingConfig
+
+
+@runtime_checkable
+class Seeing(Protocol):
+    """Seeing per exposure, random-access: all the simulator asks of a seeing model."""
+
+    def sample(self, night: int, k: int) -> float:
+        """Seeing of exposure ``k`` (0-based) of night ``night``, arcsec."""
+        ...
 
 
 class SeeingModel:

@@ -1,15 +1,17 @@
 """The randomized MRS plate selector: pure policy on a frozen snapshot, no SimPy.
 
-The simulator (or a replay of a real log) builds a :class:`Conditions` snapshot of the
-plates observable now and asks :meth:`PlateSelector.choose` for a :class:`Decision`,
-passing its own seeded generator. The rules (brief §3):
+The simulator (or a replay of a real log) builds a
+:class:`~lkmrs_sched.sim.policy.Conditions` snapshot of the plates observable now and asks
+:meth:`PlateSelector.choose` for a :class:`~lkmrs_sched.sim.policy.Decision`, passing its
+own seeded generator; :class:`PlateSelector` implements the
+:class:`~lkmrs_sched.sim.policy.Policy` protocol. The rules (brief §3):
 
 1. **Startable plates.** A TD plate is startable if it has fewer than ``goal_exposures``
    exposures and room for at least ``min_exposures_to_start`` exposures in what is left
-   of its window. An NT plate is startable if it has fewer than
-   ``nt_exposures_per_pointing`` exposures and room for the rest of them (NT plates are
-   observed once; one interrupted by weather may be finished later). Plates at their
-   goal are dropped.
+   of its window; plates at their goal are dropped. NT plates are a pool of one-night
+   plates: each NT pointing is a new plate, so an NT candidate is startable when
+   ``nt_exposures_per_pointing`` exposures fit, whatever its name got before (the
+   ``exposures_so_far`` of NT candidates is ignored).
 2. **Mode.** NT with probability ``nt_share``, TD otherwise — among the modes with a
    startable plate (for TD: in a project with a share above 0). If the drawn mode has
    none, the draw is repeated among the modes that do, i.e. the probabilities are
@@ -38,7 +40,11 @@ passing its own seeded generator. The rules (brief §3):
    ``started_plate_boost``.
 5. **Exposures planned.** A TD pointing stays until its window ends:
    ``min(n_exposures_possible, max_exposures_per_pointing, goal − exposures_so_far)``.
-   An NT pointing plans ``nt_exposures_per_pointing − exposures_so_far``.
+   An NT pointing plans ``nt_exposures_per_pointing``.
+6. **End reason.** A pointing that took all its planned exposures ended at
+   ``max_exposures`` (it planned the most a pointing may have), ``planned`` (NT),
+   ``goal`` (the TD plate reached ``goal_exposures``), or else at its window or dawn
+   (:meth:`PlateSelector.planned_end`).
 
 Every call draws exactly three uniforms from ``rng`` (mode, project, plate), whatever
 the branch, so two policies fed the same stream stay aligned call by call.
@@ -48,114 +54,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import astropy.units as u
 import numpy as np
 
 from lkmrs_sched.core.errors import InputError
-from lkmrs_sched.core.sections import SelectorConfig
-
-LKMRS = "LK-MRS"
-NT = "NT"
-
-
-@dataclass(frozen=True)
-class Candidates:
-    """Plates observable now, as parallel arrays (one entry per plate).
-
-    Attributes
-    ----------
-    plate_index : ndarray of int
-        Index into the combined :class:`~lkmrs_sched.sky.footprints.PlateSet`.
-    project : ndarray of str
-        ``"NT"``, ``"LK-MRS"`` or another TD project's name.
-    remaining_window_h : ndarray of float
-        Hours left in the plate's observing window from now (h). Informational: the
-        rules use ``n_exposures_possible``.
-    n_exposures_possible : ndarray of int
-        Exposures that fit in what is left of the window (computed by the caller,
-        including the pointing overhead).
-    exposures_so_far : ndarray of int
-        Exposures the plate already has.
-    """
-
-    plate_index: np.ndarray
-    project: np.ndarray
-    remaining_window_h: np.ndarray
-    n_exposures_possible: np.ndarray
-    exposures_so_far: np.ndarray
-
-    def __post_init__(self) -> None:
-        conv = (
-            ("plate_index", np.int64),
-            ("project", str),
-            ("remaining_window_h", float),
-            ("n_exposures_possible", np.int64),
-            ("exposures_so_far", np.int64),
-        )
-        n = None
-        for name, dtype in conv:
-            a = np.asarray(getattr(self, name), dtype=dtype)
-            if a.ndim != 1 or (n is not None and a.size != n):
-                raise ValueError("Candidates arrays must be 1-d and of equal length")
-            n = a.size
-            object.__setattr__(self, name, a)
-
-    def __len__(self) -> int:
-        return int(self.plate_index.size)
-
-    @classmethod
-    def empty(cls) -> Candidates:
-        """No candidates."""
-        return cls(*([],) * 5)
-
-
-@dataclass(frozen=True)
-class Conditions:
-    """What the selector may see: a frozen snapshot of the moment.
-
-    Attributes
-    ----------
-    mjd : float
-        Now (UTC MJD, days).
-    night : int
-        Night index.
-    candidates : Candidates
-        Plates observable now.
-    time_used_h : Mapping of str to float
-        Hours used so far per project (``"LK-MRS"``, ``"TD-B"``, …) and, if the caller
-        wishes, per programme (``"NT"``, ``"TD"``); only the TD projects' entries are
-        read. Not modified.
-    projects_tonight : frozenset of str
-        TD projects already pointed at tonight (for ``same_night_weight``).
-    """
-
-    mjd: float
-    night: int
-    candidates: Candidates
-    time_used_h: Mapping[str, float] = field(default_factory=dict)
-    projects_tonight: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The selector's choice.
-
-    Attributes
-    ----------
-    programme : {"NT", "TD"}
-    project : str
-    plate_index : int
-        Index into the combined plate set (as in :attr:`Candidates.plate_index`).
-    planned_exposures : int
-        Exposures to take in this pointing, weather permitting.
-    """
-
-    programme: str
-    project: str
-    plate_index: int
-    planned_exposures: int
+from lkmrs_sched.core.sections import ObservingConfig, SelectorConfig
+from lkmrs_sched.sim.policy import LKMRS, NT, Candidates, Conditions, Decision
 
 
 def _pick(weights: list[float] | np.ndarray, u01: float) -> int:
@@ -170,6 +75,18 @@ def _pick(weights: list[float] | np.ndarray, u01: float) -> int:
         if x < c:
             return i
     return max(i for i, w in enumerate(weights) if w > 0)  # u01 * total rounding to total
+
+
+def td_shares(config: SelectorConfig) -> dict[str, float]:
+    """Allocated share of TD time per TD project: LK-MRS's, the others splitting the rest.
+
+    With no other TD project LK-MRS has all of it.
+    """
+    others = tuple(config.other_td_projects)
+    if not others:
+        return {LKMRS: 1.0}
+    rest = (1.0 - float(config.lkmrs_share)) / len(others)
+    return {LKMRS: float(config.lkmrs_share), **dict.fromkeys(others, rest)}
 
 
 class PlateSelector:
@@ -216,10 +133,7 @@ class PlateSelector:
             )
         self.config = config
         self.td_projects: tuple[str, ...] = names
-        rest = (1.0 - config.lkmrs_share) / len(others) if others else 0.0
-        self.shares: tuple[float, ...] = (
-            (float(config.lkmrs_share), *([rest] * len(others))) if others else (1.0,)
-        )
+        self.shares: tuple[float, ...] = tuple(td_shares(config).values())
         self.max_exposures_per_pointing = int(max_exposures_per_pointing)
         self.min_exposures_to_start = int(min_exposures_to_start)
         self._gain = float(config.rebalance_gain)
@@ -230,6 +144,12 @@ class PlateSelector:
         self._nt_share = float(config.nt_share)
         self._fallback_nt = config.unavailable_project == "nt"
         self._same_night = float(config.same_night_weight)
+
+    @classmethod
+    def from_config(cls, selector: SelectorConfig, observing: ObservingConfig) -> PlateSelector:
+        """The selector of a scenario's ``[selector]`` and ``[observing]`` sections."""
+        return cls(selector, max_exposures_per_pointing=observing.max_exposures_per_pointing,
+                   min_exposures_to_start=observing.min_exposures_to_start)
 
     # -- the pieces of a draw -------------------------------------------------------
 
@@ -253,8 +173,9 @@ class PlateSelector:
 
         ``counts[g]`` is the number of startable candidates in group ``g``.
         """
-        proj, so_far, poss = c.project, c.exposures_so_far, c.n_exposures_possible
+        proj, poss = c.project, c.n_exposures_possible
         is_nt = proj == NT
+        so_far = self._so_far(c)
         code = np.full(proj.size, -1, dtype=np.int64)
         code[is_nt] = 0
         for k, p in enumerate(self.td_projects):
@@ -264,11 +185,16 @@ class PlateSelector:
             raise ValueError(f"candidates of unknown projects {bad}; known: NT, {self.td_projects}")
         ok = np.where(
             is_nt,
-            (so_far < self._nt_n) & (poss >= self._nt_n - so_far),
+            poss >= self._nt_n,
             (so_far < self._goal) & (poss >= self.min_exposures_to_start),
         )
         counts = np.bincount(code[ok], minlength=len(self.td_projects) + 1).tolist()
         return code, ok, counts
+
+    @staticmethod
+    def _so_far(c: Candidates) -> np.ndarray:
+        """Exposures per candidate as the rules count them (0 for NT: a new plate)."""
+        return np.where(c.project == NT, 0, c.exposures_so_far)
 
     def _plate_weights(
         self, code: np.ndarray, ok: np.ndarray, group: int, so_far: np.ndarray
@@ -327,11 +253,11 @@ class PlateSelector:
         code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
         if w_nt + w_td <= 0:
             return None
-        so_far = c.exposures_so_far
+        so_far = self._so_far(c)
         if u_mode * (w_nt + w_td) < w_nt:
             idx, w = self._plate_weights(code, ok, 0, so_far)
             i = int(idx[_pick(w, u_plate)])
-            return Decision(NT, NT, int(c.plate_index[i]), self._nt_n - int(so_far[i]))
+            return Decision(NT, NT, int(c.plate_index[i]), self._nt_n)
         k = _pick(avail, u_proj)
         idx, w = self._plate_weights(code, ok, k + 1, so_far)
         i = int(idx[_pick(w, u_plate)])
@@ -354,7 +280,7 @@ class PlateSelector:
         code, ok, w_nt, w_td, avail = self._mode_and_projects(c, conditions)
         if w_nt + w_td <= 0:
             return out
-        so_far = c.exposures_so_far
+        so_far = self._so_far(c)
         if w_nt > 0:
             idx, w = self._plate_weights(code, ok, 0, so_far)
             out[idx] += w_nt / (w_nt + w_td) * w / w.sum()
@@ -364,3 +290,16 @@ class PlateSelector:
                 idx, w = self._plate_weights(code, ok, k + 1, so_far)
                 out[idx] += w_td / (w_nt + w_td) * a / total * w / w.sum()
         return out
+
+    def planned_end(self, decision: Decision, exposures_after: int) -> str | None:
+        """Why a pointing that took all its planned exposures ended (rule 6).
+
+        ``None`` when the plan was set by the window or dawn (the simulator tells which).
+        """
+        if decision.planned_exposures >= self.max_exposures_per_pointing:
+            return "max_exposures"
+        if decision.programme == NT:
+            return "planned"
+        if exposures_after >= self._goal:
+            return "goal"
+        return None

@@ -1,17 +1,23 @@
-"""The SimPy simulation of LAMOST's MRS nights: telescope, weather, plate selector.
+"""The SimPy simulation of LAMOST's MRS nights: the mechanism, with its collaborators.
 
 Two processes share one :class:`simpy.Environment` whose clock is the UTC MJD (days):
 
 * the **weather** process walks through the dome's open intervals and, when the dome
   closes while the telescope is busy (set-up or exposing), interrupts it;
 * the **telescope** process works through the MRS nights outside shutdown. At each
-  decision it builds a frozen :class:`~lkmrs_sched.sim.selector.Conditions` snapshot (plates
+  decision it builds a frozen :class:`~lkmrs_sched.sim.policy.Conditions` snapshot (plates
   whose exposure window is open or opens within the set-up time, exposures that fit,
-  exposures per plate, hours used per project), asks the
-  :class:`~lkmrs_sched.sim.selector.PlateSelector`, spends the overhead, then takes exposures
-  (exposure, read-out) until the plate leaves its window, dawn, the weather closes, or the
-  planned number (≤ 8) is done; the last read-out ends by dawn. An exposure cut by the
-  weather is kept with its real duration and ``interrupted = 1``.
+  exposures per plate, hours used per project), asks the policy, spends the overhead,
+  then takes exposures (exposure, read-out) until the plate leaves its window, dawn, the
+  weather closes, or the planned number is done; the last read-out ends by dawn. An
+  exposure cut by the weather is kept with its real duration and ``interrupted = 1``.
+
+Everything the mechanism does not own is passed in (Rubin's ``ModelObservatory`` style):
+the policy (:class:`~lkmrs_sched.sim.policy.Policy`), the weather
+(:class:`~lkmrs_sched.sim.weather.Weather`), the seeing
+(:class:`~lkmrs_sched.sim.seeing.Seeing`), the sky (:class:`~lkmrs_sched.sim.sky.Sky`) and
+the starting state (:class:`InitialState`). Those not given are built from the scenario
+by :func:`default_collaborators`.
 
 A night's operations start at dusk, or ``overhead`` before dusk when the set-up may
 precede the window (``setup_before_window``; twilight set-up); the ledger of every night
@@ -24,32 +30,22 @@ seeing of every (night, exposure) identical.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
-from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
-from lkmrs_sched.sim.obslog import (
-    EXPOSURE_COLUMNS,
-    LEDGER_COLUMNS,
-    NIGHT_COLUMNS,
-    POINTING_COLUMNS,
-    ObservationLog,
-    iso_times,
-    mjd_to_lmjm,
-    package_versions,
-)
-from lkmrs_sched.sim.seeing import SeeingModel
-from lkmrs_sched.sim.selector import LKMRS, NT, Candidates, Conditions, PlateSelector
-from lkmrs_sched.sim.weather import make_weather
-from lkmrs_sched.sky.almanac import Almanac, get_almanac
-from lkmrs_sched.sky.footprints import PlateSet, load_plates
-from lkmrs_sched.sky.visibility import PointingRules, Windows, get_windows, window_settings
+from lkmrs_sched.sim.obslog import ObservationLog
+from lkmrs_sched.sim.policy import LKMRS, Candidates, Conditions, Decision, Policy
+from lkmrs_sched.sim.recorder import Recorder
+from lkmrs_sched.sim.seeing import Seeing, SeeingModel
+from lkmrs_sched.sim.selector import PlateSelector
+from lkmrs_sched.sim.sky import Sky, prepared_sky
+from lkmrs_sched.sim.weather import Weather, make_weather
+from lkmrs_sched.sky.visibility import PointingRules
 
 HOURS = 24.0
 STREAMS = ("weather", "seeing", "selection")
@@ -62,33 +58,9 @@ def streams(seed: int | np.random.SeedSequence) -> dict[str, np.random.Generator
             for name, child in zip(STREAMS, ss.spawn(len(STREAMS)), strict=True)}
 
 
-def load_all_plates(scenario: Scenario) -> PlateSet:
-    """LK-MRS, other TD projects' and NT plates of a scenario, as one set.
-
-    Raises
-    ------
-    InputError
-        If a plate file is bad, or a TD project named in ``[selector] other_td_projects``
-        has no plate (warned about by the caller otherwise).
-    """
-    sel = scenario.selector
-    lk = load_plates(scenario.path(sel.lkmrs_footprints), project=LKMRS)
-    others = load_plates(scenario.path(sel.other_td_footprints), project="TD", lkmrs=False)
-    nt = load_plates(scenario.path(sel.nt_footprints), project=NT, lkmrs=False)
-    unknown = sorted(set(others.project) - set(sel.other_td_projects))
-    if unknown:
-        raise InputError(f"{scenario.path(sel.other_td_footprints)}: project", unknown[0],
-                         "one of [selector] other_td_projects: "
-                         + ", ".join(sel.other_td_projects), "unknown TD project")
-    if len(lk) == 0:
-        raise InputError(str(scenario.path(sel.lkmrs_footprints)), ..., "at least one plate",
-                         "empty plate set")
-    return PlateSet.concat([lk, others, nt])
-
-
 @dataclass
 class InitialState:
-    """Where a simulation starts: exposures per plate and hours used per project.
+    """Where a simulation starts: exposures per plate and hours used per TD project.
 
     Built from an observed log with :meth:`from_log`.
     """
@@ -97,12 +69,14 @@ class InitialState:
     time_used_h: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def from_log(cls, log: ObservationLog, selector_shares: dict[str, float]) -> InitialState:
-        """Exposures per plate of every project, and hours used per project.
+    def from_log(cls, log: ObservationLog, td_shares: dict[str, float]) -> InitialState:
+        """Exposures per plate of every project, and hours used per TD project.
 
-        The other TD projects' usage is not in an LK-MRS log: when a log has LK-MRS hours
-        only, the others are assumed to have used time at their allocated shares (so the
-        selector starts without a deficit).
+        ``td_shares`` are the TD projects' allocated shares
+        (:func:`~lkmrs_sched.sim.selector.td_shares`). The other TD projects' usage is not
+        in an LK-MRS log: when a log has LK-MRS hours only, the others are assumed to
+        have used time at their allocated shares (so the selector starts without a
+        deficit). NT hours are not a TD project's and are not carried.
         """
         exposures: dict[str, int] = defaultdict(int)
         for name in np.asarray(log.exposures["plate_name"], dtype=str):
@@ -111,13 +85,54 @@ class InitialState:
         p = log.pointings
         for proj, a, b in zip(np.asarray(p["project"], dtype=str), p["start_mjd"], p["end_mjd"],
                               strict=True):
-            used[str(proj)] += float(b - a) * HOURS
+            if proj in td_shares:
+                used[str(proj)] += float(b - a) * HOURS
         lk = used.get(LKMRS, 0.0)
-        if lk > 0 and all(used.get(k, 0.0) == 0 for k in selector_shares if k != LKMRS):
-            for k, share in selector_shares.items():
+        if lk > 0 and all(used.get(k, 0.0) == 0 for k in td_shares if k != LKMRS):
+            for k, share in td_shares.items():
                 if k != LKMRS:
-                    used[k] = lk * share / selector_shares[LKMRS]
+                    used[k] = lk * share / td_shares[LKMRS]
         return cls(dict(exposures), dict(used))
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What a :class:`Simulation` is given: policy, weather, seeing and sky."""
+
+    policy: Policy
+    weather: Weather
+    seeing: Seeing
+    sky: Sky
+
+
+def night_begin(scenario: Scenario, sky: Sky) -> np.ndarray:
+    """UTC MJD at which each night's operations start (dusk, less a twilight set-up)."""
+    rules = PointingRules.from_config(scenario.observing)
+    return sky.almanac.dusk - (rules.overhead if rules.setup_before_window else 0.0)
+
+
+def default_collaborators(scenario: Scenario, rngs: dict[str, np.random.Generator], *,
+                          policy: Policy | None = None, weather: Weather | None = None,
+                          seeing: Seeing | None = None, sky: Sky | None = None
+                          ) -> Collaborators:
+    """The scenario's own collaborators for those not given.
+
+    The weather draws from ``rngs["weather"]`` and the seeing from ``rngs["seeing"]``
+    (only when built here); a relative ``replay_file`` resolves against the scenario's
+    folder.
+    """
+    sky = sky if sky is not None else prepared_sky(scenario)
+    if policy is None:
+        policy = PlateSelector.from_config(scenario.selector, scenario.observing)
+    if weather is None:
+        alm = sky.almanac
+        months = alm.night.astype("datetime64[M]").astype(int) % 12 + 1
+        folder = scenario.path(".") if scenario.source != "<defaults>" else None
+        weather = make_weather(scenario.weather, night_begin(scenario, sky), alm.dawn, months,
+                               rngs["weather"], source_dir=folder)
+    if seeing is None:
+        seeing = SeeingModel(scenario.seeing, len(sky.almanac), rngs["seeing"])
+    return Collaborators(policy, weather, seeing, sky)
 
 
 @dataclass
@@ -137,41 +152,43 @@ class Simulation:
     ----------
     scenario : Scenario
     seed : int or SeedSequence, optional
-        Master seed (default: the scenario's).
-    almanac : Almanac, optional
-        Precomputed almanac covering the scenario's range (default: from the cache).
-    plates : PlateSet, optional
-        All plates (default: :func:`load_all_plates`).
-    windows : Windows, optional
-        Precomputed windows of ``plates`` on ``almanac``.
+        Master seed (default: the scenario's); split by :func:`streams`.
+    policy : Policy, optional
+        Plate selection (default: the scenario's :class:`PlateSelector`). It draws from
+        the seed's selection stream.
+    weather : Weather, optional
+        Dome open/closed model (default: the scenario's ``[weather]`` model).
+    seeing : Seeing, optional
+        Seeing per exposure (default: the scenario's ``[seeing]`` model).
+    sky : Sky, optional
+        Almanac, plates and windows (default: :func:`~lkmrs_sched.sim.sky.prepared_sky`).
     initial : InitialState, optional
         Exposures and hours already used (for forecasts from an observed log).
+
+    Attributes
+    ----------
+    project_hours : dict
+        Hours used per project (TD projects and ``"NT"``), what the policy sees.
+    programme_hours : dict
+        Hours used per programme (``"TD"``, ``"NT"``) in this run.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | np.random.SeedSequence | None = None,
-                 almanac: Almanac | None = None, plates: PlateSet | None = None,
-                 windows: Windows | None = None, initial: InitialState | None = None):
+    def __init__(self, scenario: Scenario, seed: int | np.random.SeedSequence | None = None, *,
+                 policy: Policy | None = None, weather: Weather | None = None,
+                 seeing: Seeing | None = None, sky: Sky | None = None,
+                 initial: InitialState | None = None):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
-        self.almanac = almanac if almanac is not None else get_almanac(scenario)
-        self.plates = plates if plates is not None else load_all_plates(scenario)
-        self.windows = windows if windows is not None else get_windows(
-            self.plates, self.almanac, scenario.observing)
-        self.rules = PointingRules.from_config(scenario.observing)
-        obs = scenario.observing
-        self.selector = PlateSelector(scenario.selector,
-                                      max_exposures_per_pointing=obs.max_exposures_per_pointing,
-                                      min_exposures_to_start=obs.min_exposures_to_start)
         rngs = streams(self.seed)
-        alm = self.almanac
-        self.begin = alm.dusk - (self.rules.overhead if self.rules.setup_before_window else 0.0)
-        months = alm.night.astype("datetime64[M]").astype(int) % 12 + 1
-        self.weather = make_weather(scenario.weather, self.begin, alm.dawn, months,
-                                    rngs["weather"], source_dir=scenario.path(".").parent
-                                    if scenario.source != "<defaults>" else None)
-        self.seeing = SeeingModel(scenario.seeing, len(alm), rngs["seeing"])
+        c = default_collaborators(scenario, rngs, policy=policy, weather=weather,
+                                  seeing=seeing, sky=sky)
+        self.policy, self.weather, self.seeing, self.sky = c.policy, c.weather, c.seeing, c.sky
         self.rng = rngs["selection"]
-        if not alm.observable.any():
+        self.rules = PointingRules.from_config(scenario.observing)
+        self.almanac, self.plates = self.sky.almanac, self.sky.plates
+        self.windows = self.sky.windows
+        self.begin = night_begin(scenario, self.sky)
+        if not self.almanac.observable.any():
             raise InputError(f"{scenario.source}: [scenario] start/end",
                              f"{scenario.start}..{scenario.end}",
                              "a range containing at least one MRS night outside shutdown",
@@ -180,16 +197,11 @@ class Simulation:
         self.n_exp = np.array([initial.exposures.get(str(n), 0) for n in self.plates.plate_name],
                               dtype=np.int64)
         self.start_exposures = self.n_exp.copy()
-        self.is_nt = self.plates.project == NT
-        self.time_used: dict[str, float] = defaultdict(float, initial.time_used_h)
+        self.project_hours: dict[str, float] = defaultdict(float, initial.time_used_h)
+        self.programme_hours: dict[str, float] = defaultdict(float)
+        self.recorder = Recorder(self.sky)
         self._busy = False
         self._proc: simpy.Process | None = None
-        self._p: dict[str, list] = {c: [] for c in POINTING_COLUMNS}
-        self._e: dict[str, list] = {c: [] for c in ("pointing_id", "plate", "night", "start_mjd",
-                                                     "exptime_s", "interrupted", "seeing_arcsec")}
-        self._ledger: dict[tuple[int, str, str], list[float]] = defaultdict(lambda: [0.0] * 3)
-        self._closed = np.zeros(len(alm))
-        self._idle = np.zeros(len(alm))
         self.events = 0
 
     # ------------------------------------------------------------------ processes
@@ -199,7 +211,7 @@ class Simulation:
         self._proc = env.process(self._telescope(env))
         env.process(self._weather_watch(env))
         env.run(until=self._proc)
-        return self._log()
+        return self.recorder.log(self.begin, self.weather.open_hours(), self.scenario, self.seed)
 
     def _weather_watch(self, env: simpy.Environment):
         """Interrupt the telescope whenever the dome closes while it is busy."""
@@ -222,55 +234,65 @@ class Simulation:
                 is_open, change = self.weather.clear(now)
                 if not is_open:
                     until = min(change, night.dawn)
-                    self._closed[n] += until - now
+                    self.recorder.closed[n] += until - now
                     yield env.timeout(until - now)
                     continue
-                decision = self.selector.choose(self._conditions(night, now), self.rng)
+                decision = self.policy.choose(self._conditions(night, now), self.rng)
                 if decision is None:
                     until = min(self._next_start(night, now), change, night.dawn)
-                    self._idle[n] += until - now
+                    self.recorder.idle[n] += until - now
                     yield env.timeout(until - now)
                     continue
                 yield from self._pointing(env, night, decision)
 
-    def _pointing(self, env: simpy.Environment, night: _Night, decision):
-        p, n = decision.plate_index, night.index
-        project = decision.project
-        if decision.programme == "TD":
-            night.projects.add(project)
-        led = self._ledger[(n, decision.programme, project)]
-        w0, w1 = self.windows.exp_start[p, n], self.windows.exp_end[p, n]
-        start = env.now
-        first = float(self.rules.first_exposure_start(start, w0))
-        taken, reason = 0, "planned"
+    def _setup(self, env: simpy.Environment, start: float, first: float):
+        """Spend the set-up until the first exposure may start; False if the weather cut it."""
         self._busy = True
         try:
             yield env.timeout(first - start)
         except simpy.Interrupt:
-            reason = "weather"
+            return False
         finally:
             self._busy = False
+        return True
+
+    def _expose(self, env: simpy.Environment):
+        """One exposure; True if the weather cut it."""
+        self._busy = True
+        try:
+            yield env.timeout(self.rules.exposure)
+        except simpy.Interrupt:
+            return True
+        finally:
+            self._busy = False
+        return False
+
+    def _pointing(self, env: simpy.Environment, night: _Night, decision: Decision):
+        p, n = decision.plate_index, night.index
+        if decision.programme == "TD":
+            night.projects.add(decision.project)
+        led = self.recorder.ledger(n, decision.programme, decision.project)
+        w1 = self.windows.exp_end[p, n]
+        start = env.now
+        first = float(self.rules.first_exposure_start(start, self.windows.exp_start[p, n]))
+        ok = yield from self._setup(env, start, first)
+        reason = "planned" if ok else "weather"
         led[1] += env.now - start
+        taken = 0
         while reason == "planned" and taken < decision.planned_exposures:
             s = env.now
             last_end = min(w1, night.dawn - self.rules.readout)  # read-out done by dawn
             if s + self.rules.exposure > last_end + 1e-9:
                 reason = "dawn" if night.dawn - self.rules.readout <= w1 else "window"
                 break
-            is_open, _ = self.weather.clear(s)
-            if not is_open:
+            if not self.weather.clear(s)[0]:
                 reason = "weather"
                 break
-            self._busy = True
-            interrupted = False
-            try:
-                yield env.timeout(self.rules.exposure)
-            except simpy.Interrupt:
-                interrupted = True
-            finally:
-                self._busy = False
+            interrupted = yield from self._expose(env)
             duration = env.now - s
-            self._record_exposure(p, night, s, duration, interrupted)
+            self.recorder.exposure(p, n, s, duration, interrupted,
+                                   self.seeing.sample(n, night.exposure_k))
+            night.exposure_k += 1
             taken += 1
             led[0] += duration
             yield env.timeout(self.rules.readout)
@@ -279,40 +301,18 @@ class Simulation:
                 reason = "weather"
         self.n_exp[p] += taken
         if reason == "planned":
-            reason = self._planned_end(decision, p, n)
-        self.time_used[project] += (env.now - start) * HOURS
-        self.time_used["TD" if decision.programme == "TD" else NT] += (env.now - start) * HOURS
-        pid = len(self._p["pointing_id"]) + 1
-        for c, v in (("pointing_id", pid), ("night", str(self.almanac.night[n])),
-                     ("programme", decision.programme), ("project", project),
-                     ("plan_id", str(self.plates.plan_id[p])),
-                     ("plate_name", str(self.plates.plate_name[p])), ("start_mjd", start),
-                     ("end_mjd", env.now), ("n_exposures", taken), ("end_reason", reason)):
-            self._p[c].append(v)
-        # The exposures just recorded (those without a pointing id yet) belong to this one.
-        self._e["pointing_id"].extend([pid] * (len(self._e["plate"]) - len(self._e["pointing_id"])))
+            reason = self.policy.planned_end(decision, int(self.n_exp[p])) or self._sky_end(p, n)
+        hours = (env.now - start) * HOURS
+        self.project_hours[decision.project] += hours
+        self.programme_hours[decision.programme] += hours
+        self.recorder.pointing(night=n, programme=decision.programme, project=decision.project,
+                               plate=p, start=start, end=env.now, n_exposures=taken,
+                               end_reason=reason)
 
-    def _planned_end(self, decision, p: int, n: int) -> str:
-        """Why a pointing that took all its planned exposures ended."""
-        if decision.planned_exposures >= self.rules.max_exposures:
-            return "max_exposures"
-        if decision.programme == NT:
-            return "planned"
-        if self.n_exp[p] >= self.scenario.selector.goal_exposures:
-            return "goal"
+    def _sky_end(self, p: int, n: int) -> str:
+        """Whether dawn or the plate's window set a pointing's plan."""
         dawn = self.almanac.dawn[n] - self.rules.readout
         return "dawn" if dawn <= self.windows.exp_end[p, n] else "window"
-
-    def _record_exposure(self, p: int, night: _Night, start: float, duration: float,
-                         interrupted: bool) -> None:
-        e = self._e
-        e["plate"].append(p)
-        e["night"].append(night.index)
-        e["start_mjd"].append(start)
-        e["exptime_s"].append(round(duration * 86400.0, 3))
-        e["interrupted"].append(int(interrupted))
-        e["seeing_arcsec"].append(self.seeing.sample(night.index, night.exposure_k))
-        night.exposure_k += 1
 
     # ------------------------------------------------------------------ snapshot
     def _conditions(self, night: _Night, now: float) -> Conditions:
@@ -327,11 +327,10 @@ class Simulation:
         n_fit = self.rules.n_fit(first, np.minimum(w1[idx], night.dawn - self.rules.readout))
         keep = n_fit > 0
         idx, n_fit = idx[keep], n_fit[keep]
-        so_far = np.where(self.is_nt[idx], 0, self.n_exp[idx])  # each NT pointing: a new plate
         cands = Candidates(plate_index=idx, project=self.plates.project[idx],
                            remaining_window_h=(w1[idx] - np.maximum(now, w0[idx])) * HOURS,
-                           n_exposures_possible=n_fit, exposures_so_far=so_far)
-        return Conditions(mjd=now, night=n, candidates=cands, time_used_h=self.time_used,
+                           n_exposures_possible=n_fit, exposures_so_far=self.n_exp[idx])
+        return Conditions(mjd=now, night=n, candidates=cands, time_used_h=self.project_hours,
                           projects_tonight=frozenset(night.projects))
 
     def _next_start(self, night: _Night, now: float) -> float:
@@ -343,135 +342,14 @@ class Simulation:
             later = t[t > now + 1e-9]
         return float(later.min()) if later.size else night.dawn
 
-    # ------------------------------------------------------------------ output
-    def _log(self) -> ObservationLog:
-        alm, win, plates = self.almanac, self.windows, self.plates
-        e = {k: np.asarray(v) for k, v in self._e.items()}
-        n_e = len(e["plate"])
-        p_idx = e["plate"].astype(np.int64) if n_e else np.zeros(0, np.int64)
-        n_idx = e["night"].astype(np.int64) if n_e else np.zeros(0, np.int64)
-        start = e["start_mjd"].astype(float) if n_e else np.zeros(0)
-        mid = start + (e["exptime_s"].astype(float) if n_e else np.zeros(0)) / 86400.0 / 2
-        moon_sep, moon_alt, illum = _moon_conditions(win, p_idx, n_idx, mid)
-        project = plates.project[p_idx]
-        exposures = Table({
-            "exposure_id": np.arange(1, n_e + 1, dtype=np.int64),
-            "pointing_id": e["pointing_id"].astype(np.int64) if n_e else np.zeros(0, np.int64),
-            "programme": np.where(project == NT, "NT", "TD").astype(str),
-            "project": project.astype(str), "plan_id": plates.plan_id[p_idx].astype(str),
-            "plate_name": plates.plate_name[p_idx].astype(str),
-            "night": alm.night[n_idx].astype(str), "start_mjd": start,
-            "start_utc": np.array(iso_times(start), dtype=str), "lmjm": mjd_to_lmjm(start),
-            "exptime_s": e["exptime_s"].astype(float) if n_e else np.zeros(0),
-            "hour_angle_h": win.hour_angle(p_idx, n_idx, mid),
-            "airmass": win.airmass(p_idx, n_idx, mid), "moon_illumination": illum,
-            "moon_separation_deg": moon_sep, "moon_altitude_deg": moon_alt,
-            "seeing_arcsec": e["seeing_arcsec"].astype(float) if n_e else np.zeros(0),
-            "interrupted": e["interrupted"].astype(np.int64) if n_e else np.zeros(0, np.int64),
-            "time_estimated": np.zeros(n_e, dtype=np.int64),
-        })
-        pt = self._p
-        pointings = Table({c: np.array(pt[c], dtype=_dtype(POINTING_COLUMNS[c]))
-                           for c in POINTING_COLUMNS if c not in ("start_utc", "end_utc")})
-        pointings["start_utc"] = np.array(iso_times(pointings["start_mjd"]), dtype=str)
-        pointings["end_utc"] = np.array(iso_times(pointings["end_mjd"]), dtype=str)
-        pointings = pointings[list(POINTING_COLUMNS)]
-        return ObservationLog(pointings=pointings, exposures=exposures[list(EXPOSURE_COLUMNS)],
-                              nights=self._nights_table(), ledger=self._ledger_table(),
-                              info=self._info())
 
-    def _nights_table(self) -> Table:
-        alm = self.almanac
-        mode = np.where(alm.shutdown, "shutdown", np.where(alm.mrs_night, "MRS", "LRS"))
-        operating = (alm.dawn - self.begin) * HOURS
-        used = np.zeros(len(alm))
-        for (n, _, _), (sci, ovh, ro) in self._ledger.items():
-            used[n] += (sci + ovh + ro) * HOURS
-        observable = alm.observable
-        other = np.where(observable, 0.0, operating)
-        closed = self._closed * HOURS
-        idle = self._idle * HOURS
-        open_h = np.where(observable, operating - closed, self.weather.open_hours())
-        return Table({
-            "night": alm.night.astype(str), "lunar_day": alm.lunar_day.astype(np.int64),
-            "mode": mode.astype(str), "dusk_mjd": alm.dusk, "dawn_mjd": alm.dawn,
-            "dark_h": alm.dark_hours, "setup_h": operating - alm.dark_hours, "open_h": open_h,
-            "closed_h": closed, "idle_h": idle, "other_h": other,
-        })[list(NIGHT_COLUMNS)]
+def build_simulation(scenario: Scenario, seed: int | np.random.SeedSequence, *,
+                     initial: InitialState | None = None) -> Simulation:
+    """The scenario's simulation with its default collaborators on the memoised sky.
 
-    def _ledger_table(self) -> Table:
-        keys = sorted(self._ledger)
-        alm = self.almanac
-        return Table({
-            "night": np.array([str(alm.night[k[0]]) for k in keys], dtype=str),
-            "programme": np.array([k[1] for k in keys], dtype=str),
-            "project": np.array([k[2] for k in keys], dtype=str),
-            "science_h": np.array([self._ledger[k][0] * HOURS for k in keys], dtype=float),
-            "overhead_h": np.array([self._ledger[k][1] * HOURS for k in keys], dtype=float),
-            "readout_h": np.array([self._ledger[k][2] * HOURS for k in keys], dtype=float),
-        })[list(LEDGER_COLUMNS)]
-
-    def _info(self) -> dict[str, str]:
-        seed = self.seed
-        seed_text = (str(seed) if not isinstance(seed, np.random.SeedSequence)
-                     else f"SeedSequence(entropy={seed.entropy}, spawn_key={seed.spawn_key})")
-        return {"kind": "simulated", "seed": seed_text, "scenario_name": self.scenario.name,
-                "scenario_hash": self.scenario.hash, "scenario_text": self.scenario.text,
-                "source": self.scenario.source,
-                "start": self.scenario.start.isoformat(), "end": self.scenario.end.isoformat(),
-                "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                **{f"version_{k}": v for k, v in package_versions().items()}}
-
-
-def _dtype(decl: str) -> type:
-    return {"INTEGER": np.int64, "REAL": float, "TEXT": str}[decl.split()[0]]
-
-
-def _moon_conditions(win: Windows, p_idx: np.ndarray, n_idx: np.ndarray, mid: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Moon separation (deg), altitude (deg) and illumination at mid-exposure, vectorised."""
-    alm = win.almanac
-    if len(mid) == 0:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    g = alm.grid[n_idx]  # (E, G)
-    frac = np.clip((mid - g[:, 0]) / (g[:, -1] - g[:, 0]), 0, 1) * (g.shape[1] - 1)
-    i0 = np.minimum(frac.astype(int), g.shape[1] - 2)
-    w = (frac - i0)[:, None]
-    rows = np.arange(len(mid))
-
-    def lerp(a: np.ndarray) -> np.ndarray:
-        return a[rows, i0] * (1 - w[:, 0]) + a[rows, i0 + 1] * w[:, 0]
-
-    ra, dec = alm.moon_ra[n_idx], alm.moon_dec[n_idx]
-    vec = np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], -1)
-    v = lerp(vec[..., 0]), lerp(vec[..., 1]), lerp(vec[..., 2])
-    norm = np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
-    pra, pdec = win.ra[p_idx, n_idx], win.dec[p_idx, n_idx]
-    pv = (np.cos(pdec) * np.cos(pra), np.cos(pdec) * np.sin(pra), np.sin(pdec))
-    cos_sep = (v[0] * pv[0] + v[1] * pv[1] + v[2] * pv[2]) / norm
-    sep = np.degrees(np.arccos(np.clip(cos_sep, -1, 1)))
-    return sep, np.degrees(lerp(alm.moon_alt[n_idx])), lerp(alm.moon_grid_illumination[n_idx])
-
-
-_PREPARED: dict[str, tuple[Almanac, PlateSet, Windows]] = {}
-
-
-def prepared(scenario: Scenario) -> tuple[Almanac, PlateSet, Windows]:
-    """Almanac, plates and windows of a scenario, memoised per process (disk-cached too).
-
-    Ensembles call this in every worker: the sky is computed once per scenario.
+    The one way ensembles (reproduce, calibrate, forecast) build a realization.
     """
-    canon = scenario.canonical()
-    sel = scenario.selector
-    key = repr((canon["start"], canon["end"], canon["site"], canon["night"],
-                window_settings(scenario.observing),
-                *(str(scenario.path(f)) for f in (sel.lkmrs_footprints, sel.other_td_footprints,
-                                                  sel.nt_footprints))))
-    if key not in _PREPARED:
-        alm = get_almanac(scenario)
-        plates = load_all_plates(scenario)
-        _PREPARED[key] = (alm, plates, get_windows(plates, alm, scenario.observing))
-    return _PREPARED[key]
+    return Simulation(scenario, seed, sky=prepared_sky(scenario), initial=initial)
 
 
 def simulate(scenario: Scenario, seed: int | None = None, **kwargs) -> ObservationLog:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -42,8 +41,8 @@ import numpy as np
 
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.sections import WeatherConfig
+from lkmrs_sched.core.timeconv import iso_to_mjd
 
-_MJD_EPOCH = dt.datetime(1858, 11, 17, tzinfo=dt.UTC)
 _HOURS_PER_DAY = 24.0
 
 
@@ -52,7 +51,16 @@ _HOURS_PER_DAY = 24.0
 
 @runtime_checkable
 class Weather(Protocol):
-    """The dome's open/closed state, event-driven."""
+    """The dome's open/closed state, event-driven: everything the simulator uses.
+
+    Attributes
+    ----------
+    intervals : ndarray, shape (m, 2)
+        Every open ``[start, end)`` interval (UTC MJD), sorted: the simulator's weather
+        process interrupts the telescope at each ``end``.
+    """
+
+    intervals: np.ndarray
 
     def clear(self, now: float) -> tuple[bool, float]:
         """Dome state at ``now`` (UTC MJD, days) and the MJD of the next state change.
@@ -63,6 +71,10 @@ class Weather(Protocol):
 
     def open_intervals(self, night: int) -> np.ndarray:
         """``(k, 2)`` array of open ``[start, end)`` MJD intervals within night ``night``."""
+        ...
+
+    def open_hours(self) -> np.ndarray:
+        """Open time per night (h): the nights table reports it for nights not operated."""
         ...
 
 
@@ -187,10 +199,6 @@ def _spells(
     return night[order], s[order], e[order]
 
 
-def _iso_to_mjd(raw: str) -> float:
-    t = dt.datetime.fromisoformat(raw.strip())
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return (t - _MJD_EPOCH).total_seconds() / 86400.0
 
 
 def read_open_intervals(path: str | Path) -> np.ndarray:
@@ -248,7 +256,7 @@ def read_open_intervals(path: str | Path) -> np.ndarray:
             )
         for j, col, name in ((0, js, "start_utc"), (1, je, "end_utc")):
             try:
-                out[r, j] = _iso_to_mjd(row[col])
+                out[r, j] = iso_to_mjd(row[col])
             except ValueError:
                 raise InputError(
                     f"{where} {name}", row[col], "an ISO time, e.g. 2018-10-17T12:30:00"
@@ -336,23 +344,42 @@ def make_weather(
     dawn = np.asarray(dawn_mjd, dtype=float)
     months = np.asarray(months, dtype=np.int64)
     _check_nights(dusk, dawn, months)
-    n = dusk.size
-    if config.model == "ideal":
-        return IntervalWeather(np.column_stack([dusk, dawn]), np.arange(n), n, "ideal")
-    if config.model == "replay":
-        path = Path(config.replay_file)
-        if not path.is_absolute() and source_dir is not None:
-            path = Path(source_dir) / path
-        s, e, night = _clip_to_nights(read_open_intervals(path), dusk, dawn)
-        return IntervalWeather(np.column_stack([s, e]), night, n, "replay")
-    if config.model != "stochastic":
-        raise InputError("[weather] model", config.model, "one of 'stochastic', 'replay', 'ideal'")
+    build = WEATHER_MODELS.get(config.model)
+    if build is None:
+        raise InputError("[weather] model", config.model, "one of " + ", ".join(WEATHER_MODELS))
+    return build(config, dusk, dawn, months, rng, source_dir)
+
+
+def _ideal(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
+           rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
+    """Open for the whole dark time of every night."""
+    return IntervalWeather(np.column_stack([dusk, dawn]), np.arange(dusk.size), dusk.size,
+                           "ideal")
+
+
+def _replay(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
+            rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
+    """The open intervals of a CSV, clipped to the nights' dark time."""
+    path = Path(config.replay_file)
+    if not path.is_absolute() and source_dir is not None:
+        path = Path(source_dir) / path
+    s, e, night = _clip_to_nights(read_open_intervals(path), dusk, dawn)
+    return IntervalWeather(np.column_stack([s, e]), night, dusk.size, "replay")
+
+
+def _stochastic(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
+                rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
+    """Markov-chain usable nights, exponential open/closed spells inside them."""
     p = np.asarray(config.usable_night_fraction, dtype=float)[months - 1]
     f = np.asarray(config.open_fraction, dtype=float)[months - 1]
     usable = _usable_nights(p, dusk, config.persistence, rng)
     closed_mean_d = config.closed_spell_mean.to_value(u.h) / _HOURS_PER_DAY
     night, s, e = _spells(np.flatnonzero(usable), dusk, dawn, f, closed_mean_d, rng)
-    return IntervalWeather(np.column_stack([s, e]), night, n, "stochastic")
+    return IntervalWeather(np.column_stack([s, e]), night, dusk.size, "stochastic")
+
+
+#: The weather models by ``[weather] model`` name (the schema's choices).
+WEATHER_MODELS = {"stochastic": _stochastic, "replay": _replay, "ideal": _ideal}
 
 
 @dataclass(frozen=True)

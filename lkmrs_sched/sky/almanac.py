@@ -26,22 +26,17 @@ from scipy.optimize import brentq
 from lkmrs_sched.core.atomic import write_npz
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.resources import cache_dir
+from lkmrs_sched.core.timeconv import date_to_mjd
 from lkmrs_sched.sky.ephemeris import Ephemeris, Site, altitude, radec
 
 #: Moon samples per night, evenly from dusk to dawn (≤ 40 min apart).
 MOON_GRID = 25
 #: Bump when the computation changes, to invalidate caches.
 ALMANAC_VERSION = 5
-MJD_UNIX_EPOCH = 40587  # MJD of 1970-01-01
 
 
 
 
-def date_to_mjd(d: dt.date | np.ndarray) -> np.ndarray:
-    """MJD of 00:00 UTC on calendar date(s)."""
-    days = np.asarray(np.datetime64(d, "D") if isinstance(d, dt.date) else d,
-                      dtype="datetime64[D]")
-    return days.astype(np.int64).astype(float) + MJD_UNIX_EPOCH
 
 
 @dataclass(frozen=True)

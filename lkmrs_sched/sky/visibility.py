@@ -97,6 +97,35 @@ class Windows:
         """Airmass (Kasten & Young 1989)."""
         return airmass(np.radians(self.altitude(plate, night, mjd)))
 
+    def moon_conditions(self, plate: np.ndarray, night: np.ndarray, mjd: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Moon separation (deg), altitude (deg) and illumination at times, vectorised.
+
+        One entry per (plate, night, mjd) triple; the Moon is interpolated linearly on
+        the almanac's per-night grid (as :meth:`Almanac.moon_at`).
+        """
+        alm = self.almanac
+        mjd = np.asarray(mjd, dtype=float)
+        if len(mjd) == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0)
+        g = alm.grid[night]  # (E, G)
+        frac = np.clip((mjd - g[:, 0]) / (g[:, -1] - g[:, 0]), 0, 1) * (g.shape[1] - 1)
+        i0 = np.minimum(frac.astype(int), g.shape[1] - 2)
+        w = frac - i0
+        rows = np.arange(len(mjd))
+
+        def lerp(a: np.ndarray) -> np.ndarray:
+            return a[rows, i0] * (1 - w) + a[rows, i0 + 1] * w
+
+        ra, dec = alm.moon_ra[night], alm.moon_dec[night]
+        v = (lerp(np.cos(dec) * np.cos(ra)), lerp(np.cos(dec) * np.sin(ra)), lerp(np.sin(dec)))
+        norm = np.sqrt(v[0] ** 2 + v[1] ** 2 + v[2] ** 2)
+        pra, pdec = self.ra[plate, night], self.dec[plate, night]
+        pv = (np.cos(pdec) * np.cos(pra), np.cos(pdec) * np.sin(pra), np.sin(pdec))
+        cos_sep = (v[0] * pv[0] + v[1] * pv[1] + v[2] * pv[2]) / norm
+        sep = np.degrees(np.arccos(np.clip(cos_sep, -1, 1)))
+        return sep, np.degrees(lerp(alm.moon_alt[night])), lerp(alm.moon_grid_illumination[night])
+
     def moon_separation(self, plate: int, night: int, mjd: np.ndarray) -> np.ndarray:
         """Topocentric Moon–plate separation in degrees at times within one night."""
         mra, mdec, _ = self.almanac.moon_at(night, mjd)

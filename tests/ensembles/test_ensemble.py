@@ -21,7 +21,8 @@ from lkmrs_sched.core.config import load_scenario
 from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.ensembles.ensemble import percentile_summary, realization_seed
 from lkmrs_sched.sim.logstats import HEADLINE, statistics
-from lkmrs_sched.sim.simulator import Simulation, prepared
+from lkmrs_sched.sim.simulator import Simulation
+from lkmrs_sched.sim.sky import prepared_sky
 
 YEAR1 = SCENARIOS / "year1-2018.toml"
 #: Table 2 of Zong et al. (2020): the first LK-MRS year as it was observed.
@@ -72,10 +73,9 @@ def test_scorecard_json_is_identical_for_one_and_two_workers(tmp_path, capsys):
         assert percentile_summary([s[name] for s in sims], card[name]["observed"]) == card[name]
     assert len({s["exposures"] for s in sims}) > 1  # the realizations really differ
     scenario = load_scenario(YEAR1)
-    alm, plates, windows = prepared(scenario)
+    sky = prepared_sky(scenario)
     for k in (0, 5):
-        log = Simulation(scenario, realization_seed(7, k), almanac=alm, plates=plates,
-                         windows=windows).run()
+        log = Simulation(scenario, realization_seed(7, k), sky=sky).run()
         assert json.loads(json.dumps(statistics(log))) == sims[k]
 
     # A different master seed gives a different ensemble.

@@ -28,8 +28,9 @@ from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.ensembles.ensemble import realization_seed
 from lkmrs_sched.ensembles.forecast import month_grid, run_forecast, start_after
 from lkmrs_sched.sim.obslog import ObservationLog, import_table2
-from lkmrs_sched.sim.selector import LKMRS
-from lkmrs_sched.sim.simulator import Simulation, prepared
+from lkmrs_sched.sim.policy import LKMRS
+from lkmrs_sched.sim.simulator import Simulation
+from lkmrs_sched.sim.sky import prepared_sky
 
 LKMRS_PLATES = {f"K1a{i}" for i in range(1, 5)} | {f"K2{g}{i}" for g in "bcde"
                                                     for i in range(1, 5)}
@@ -201,7 +202,8 @@ def test_every_realization_respects_the_invariants(table2, table2_rows, tmp_path
         assert p["observed_exposures"] == observed.get(name, 0)
 
     # the sky of the simulated period, as the simulator saw it
-    alm, plates, windows = prepared(start_after(scenario, table2))
+    sky = prepared_sky(start_after(scenario, table2))
+    alm, plates, windows = sky.almanac, sky.plates, sky.windows
     night_index = {str(d): i for i, d in enumerate(alm.night)}
     assert min(night_index) == start.isoformat() and max(night_index) == end.isoformat()
     plate_index = {str(nm): i for i, (nm, pr) in enumerate(zip(plates.plate_name,

@@ -16,13 +16,12 @@ from astropy.table import Table
 from lkmrs_sched.core.config import default_scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import TABLE2
+from lkmrs_sched.core.timeconv import lmjm_to_mjd, mjd_to_lmjm
 from lkmrs_sched.sim.obslog import (
     TABLES,
     ObservationLog,
     import_mrs_plan,
     import_table2,
-    lmjm_to_mjd,
-    mjd_to_lmjm,
     read_any_log,
 )
 

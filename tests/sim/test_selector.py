@@ -18,7 +18,8 @@ from scipy.optimize import brentq
 from lkmrs_sched.core.config import SelectorConfig
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import FOOTPRINTS
-from lkmrs_sched.sim.selector import Candidates, Conditions, Decision, PlateSelector
+from lkmrs_sched.sim.policy import Candidates, Conditions, Decision
+from lkmrs_sched.sim.selector import PlateSelector
 from lkmrs_sched.sky.footprints import PlateSet, load_plates
 
 TD = ("LK-MRS", "TD-B", "TD-C", "TD-D")
@@ -145,11 +146,14 @@ def test_started_plate_boost_ratio():
 
 def test_goal_plates_never_chosen():
     sel = PlateSelector(SelectorConfig(goal_exposures=60))
-    c = cond([("LK-MRS", 8, 60), ("LK-MRS", 8, 75), ("LK-MRS", 8, 59), ("NT", 8, 3)])
+    c = cond([("LK-MRS", 8, 60), ("LK-MRS", 8, 75), ("LK-MRS", 8, 59), ("TD-B", 8, 60)])
     out = draws(sel, c, 2000)
     assert {d.plate_index for d in out} == {102}
     assert {d.planned_exposures for d in out} == {1}  # capped at the goal
-    assert sel.choose(cond([("LK-MRS", 8, 60), ("NT", 8, 3)]), np.random.default_rng(0)) is None
+    assert sel.choose(cond([("LK-MRS", 8, 60), ("TD-C", 8, 61)]), np.random.default_rng(0)) is None
+    # NT plates have no goal: each NT pointing is a new one-night plate.
+    nt = draws(sel, cond([("LK-MRS", 8, 60), ("NT", 8, 3)]), 200)
+    assert {(d.programme, d.plate_index, d.planned_exposures) for d in nt} == {("NT", 101, 3)}
 
 
 def test_td_plates_need_room_to_start():
@@ -167,8 +171,9 @@ def test_nt_pointings():
     rows = [("NT", 2, 0), ("NT", 8, 0), ("NT", 1, 2), ("NT", 8, 3)]
     out = draws(sel, cond(rows), 2000)
     assert Counter((d.programme, d.project) for d in out).keys() == {("NT", "NT")}
-    # Plate 100 lacks room for 3; plate 102 was interrupted and needs 1 more; 103 is done.
-    assert {(d.plate_index, d.planned_exposures) for d in out} == {(101, 3), (102, 1)}
+    # Plates 100 and 102 lack room for 3; an NT plate's earlier exposures do not count
+    # (each NT pointing is a new plate of the pool), so 103 plans 3 like 101.
+    assert {(d.plate_index, d.planned_exposures) for d in out} == {(101, 3), (103, 3)}
 
 
 def test_empty_and_unavailable():

@@ -22,8 +22,9 @@ from lkmrs_sched.core.config import default_scenario, load_scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.sim.obslog import TABLES, ObservationLog
-from lkmrs_sched.sim.selector import LKMRS
-from lkmrs_sched.sim.simulator import InitialState, Simulation, load_all_plates, streams
+from lkmrs_sched.sim.policy import LKMRS
+from lkmrs_sched.sim.simulator import InitialState, Simulation, streams
+from lkmrs_sched.sim.sky import Sky, load_all_plates
 from lkmrs_sched.sky.almanac import compute_almanac
 from lkmrs_sched.sky.visibility import compute_windows
 
@@ -58,8 +59,8 @@ class Setup:
     windows: object
 
     def sim(self, seed: int, scenario=None, **kw) -> Simulation:
-        return Simulation(scenario or self.scenario, seed, almanac=self.almanac,
-                          plates=self.plates, windows=self.windows, **kw)
+        return Simulation(scenario or self.scenario, seed,
+                          sky=Sky(self.almanac, self.plates, self.windows), **kw)
 
 
 @pytest.fixture(scope="module")
