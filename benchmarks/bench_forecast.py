@@ -25,7 +25,7 @@ def main() -> list[tuple[str, float, float, bool]]:
     from lkmrs_sched.core.config import load_scenario
     from lkmrs_sched.core.resources import scenario_file
     from lkmrs_sched.ensembles.forecast import run_forecast, star_table
-    from lkmrs_sched.sim.obslog import import_table2
+    from lkmrs_sched.sim.importers import import_table2
 
     scenario = load_scenario(scenario_file("forecast-2019.toml"))
     log = import_table2()

@@ -10,7 +10,7 @@ import dataclasses
 from lkmrs_sched.core.config import load_scenario
 from lkmrs_sched.core.resources import scenario_file
 from lkmrs_sched.ensembles.forecast import run_forecast
-from lkmrs_sched.sim.obslog import import_table2
+from lkmrs_sched.sim.importers import import_table2
 
 base = load_scenario(scenario_file("forecast-2019.toml"))
 more = base.replace(name="lkmrs40",

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.core.resources import scenario_file
     from lkmrs_sched.ensembles import calibrate
+    from lkmrs_sched.sim.importers import import_table2, read_any_log
     from lkmrs_sched.sim.logstats import statistics
-    from lkmrs_sched.sim.obslog import import_table2, read_any_log
 
     if args.draws < 10:
         raise InputError("--draws", args.draws, "at least 10")

@@ -33,7 +33,7 @@ def load_inputs(args: argparse.Namespace, scenario_path: str):
     """Scenario and observed log from the command line (validated)."""
     from lkmrs_sched.core.config import load_scenario
     from lkmrs_sched.core.errors import InputError
-    from lkmrs_sched.sim.obslog import import_table2, read_any_log
+    from lkmrs_sched.sim.importers import import_table2, read_any_log
 
     if args.realizations < 1:
         raise InputError("--realizations", args.realizations, "a positive integer")

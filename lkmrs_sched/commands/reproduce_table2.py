@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.core.resources import scenario_file
     from lkmrs_sched.ensembles import reproduce
-    from lkmrs_sched.sim.obslog import import_table2, read_any_log
+    from lkmrs_sched.sim.importers import import_table2, read_any_log
 
     if args.realizations < 1:
         raise InputError("--realizations", args.realizations, "a positive integer")

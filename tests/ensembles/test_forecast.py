@@ -27,7 +27,8 @@ from lkmrs_sched.core.config import load_scenario
 from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.ensembles.ensemble import realization_seed
 from lkmrs_sched.ensembles.forecast import month_grid, run_forecast, start_after
-from lkmrs_sched.sim.obslog import ObservationLog, import_table2
+from lkmrs_sched.sim.importers import import_table2
+from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
 from lkmrs_sched.sim.simulator import Simulation
 from lkmrs_sched.sim.sky import prepared_sky

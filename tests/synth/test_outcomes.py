@@ -10,7 +10,7 @@ from scipy import integrate, stats
 
 from lkmrs_sched.core.config import default_scenario
 from lkmrs_sched.reduction.combine import combine_parameter
-from lkmrs_sched.sim.obslog import import_table2
+from lkmrs_sched.sim.importers import import_table2
 from lkmrs_sched.sky.footprints import load_lkmrs
 from lkmrs_sched.synth.outcomes import (
     StarOutcomes,

@@ -17,13 +17,8 @@ from lkmrs_sched.core.config import default_scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import TABLE2
 from lkmrs_sched.core.timeconv import lmjm_to_mjd, mjd_to_lmjm
-from lkmrs_sched.sim.obslog import (
-    TABLES,
-    ObservationLog,
-    import_mrs_plan,
-    import_table2,
-    read_any_log,
-)
+from lkmrs_sched.sim.importers import import_mrs_plan, import_table2, read_any_log
+from lkmrs_sched.sim.obslog import TABLES, ObservationLog
 
 K2B1 = "TD005004N074006K01"  # plan ID of K2b1 (RA 00:50, Dec +07:40)
 K2C1 = "TD033722N181216K01"  # plan ID of K2c1 (RA 03:37, Dec +18:12)
