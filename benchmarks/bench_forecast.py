@@ -31,7 +31,8 @@ def main() -> list[tuple[str, float, float, bool]]:
     log = import_table2()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
-        summary = run_forecast(scenario, log, REALIZATIONS, 2019, out=Path(tmp), stars=True)
+        summary = run_forecast(scenario, log, REALIZATIONS, 2019, out=Path(tmp),
+                               stars=True).to_dict()
         stars = star_table(Path(tmp), REALIZATIONS)
         elapsed = time.perf_counter() - t
     n_good = summary["totals"]["stars_ge_10_good_epochs"]["median"]

@@ -18,7 +18,7 @@ more = base.replace(name="lkmrs40",
 log = import_table2()  # the observed first year is the starting state
 for scenario in (base, more):
     # The same master seed: realization k of both scenarios shares its weather.
-    summary = run_forecast(scenario, log, realizations=12, seed=7, stars=False)
+    summary = run_forecast(scenario, log, realizations=12, seed=7, stars=False).to_dict()
     t = summary["totals"]
     print(f"{scenario.name:>9}: new LK-MRS exposures {t['lkmrs_exposures_new']['median']:.0f} "
           f"[{t['lkmrs_exposures_new']['p05']:.0f}-{t['lkmrs_exposures_new']['p95']:.0f}], "

@@ -53,6 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _in_flags(exc: InputError, args: argparse.Namespace) -> InputError:
+    """The error with a library parameter name replaced by the command's option.
+
+    Library functions name their parameters (``realizations``); the command line knows
+    them as options (``--realizations``). A command may map names that differ from its
+    options' destinations with ``set_defaults(flag_names={...})``.
+    """
+    flags = {**{k: "--" + k.replace("_", "-") for k in vars(args)},
+             **getattr(args, "flag_names", {})}
+    flag = flags.get(exc.where)
+    if flag is None:
+        return exc
+    return InputError(flag, exc.value, exc.allowed, exc.problem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
@@ -62,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"lkmrs-sched: error: {exc}", file=sys.stderr)
+        print(f"lkmrs-sched: error: {_in_flags(exc, args)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

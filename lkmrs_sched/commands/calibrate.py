@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder for the resumable draws and the results")
     p.add_argument("--write-scenario", metavar="FILE",
                    help="calibrated scenario file (default: DIR/calibrated.toml)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, flag_names={"names": "--parameters", "accept_fraction": "--accept"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,8 +51,6 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.write_scenario) if args.write_scenario else out / "calibrated.toml"
     _, text = calibrate.calibrated_scenario(scenario, cal, source, folder=target.parent)
     write_text(target, text)
-    write_json(out / "calibration.json", {"source": source, "draws": cal.draws,
-                                          "accept_fraction": cal.accept_fraction,
-                                          "parameters": cal.estimates})
+    write_json(out / "calibration.json", {"source": source, **cal.to_dict()})
     print(f"Wrote {target} and {out / 'calibration.json'}")
     return 0

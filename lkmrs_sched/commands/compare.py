@@ -21,41 +21,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.errors import InputError
-    from lkmrs_sched.ensembles import forecast
+    from lkmrs_sched.ensembles.compare import compare, unique_names
 
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",
                          "nothing to compare")
+    # Every scenario is read and checked before any ensemble runs.
+    inputs = [load_inputs(args, path) for path in args.scenarios]
+    log = inputs[0][1]
+    scenarios = {name: sc for name, (sc, _) in zip(unique_names(args.scenarios), inputs,
+                                                   strict=True)}
     out = Path(args.out)
-    runs = []
-    for path in args.scenarios:
-        scenario, log = load_inputs(args, path)
-        folder = out / Path(path).stem
-        summary = forecast.run_forecast(scenario, log, args.realizations, args.seed,
-                                        out=folder, workers=args.workers,
-                                        dask_address=args.dask, stars=not args.no_stars,
-                                        keep_logs=False)
-        results = [json.loads((folder / "realizations" / f"realization-{k:04d}.json")
-                              .read_text()) for k in range(args.realizations)]
-        runs.append((Path(path).stem, summary, results))
-    base_name, _, base = runs[0]
-    report = {"baseline": base_name, "realizations": args.realizations, "seed": args.seed,
-              "totals": {name: s["totals"] for name, s, _ in runs},
-              "differences": {name: forecast.paired_differences(base, res)
-                              for name, _, res in runs[1:]}}
+    result = compare(scenarios, log, args.realizations, args.seed, out=out,
+                     workers=args.workers, dask_address=args.dask, stars=not args.no_stars)
+    report = result.to_dict()
     write_json(out / "comparison.json", report)
     if args.json:
         write_json(args.json, report)
-    print(f"Paired differences against {base_name} ({args.realizations} realizations, common "
-          "random numbers): mean [95 % CI]; 5-95 % of the differences; share > 0")
-    for name, diffs in report["differences"].items():
-        print(f"{name}:")
-        for k, d in diffs.items():
-            print(f"  {k:<26} {d['mean']:+9.1f} [{d['ci95_lo']:+.1f}, {d['ci95_hi']:+.1f}]  "
-                  f"{d['p05']:+.0f}..{d['p95']:+.0f}  {d['share_positive']:.0%}")
+    print(result.format())
     print(f"Wrote {out / 'comparison.json'}")
     return 0

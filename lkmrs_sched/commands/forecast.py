@@ -51,11 +51,12 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
     from lkmrs_sched.plots import figures as plots
     from lkmrs_sched.sky.footprints import load_plates
 
-    summary = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
+    result = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,
                                     stars=not args.no_stars)
+    summary = result.to_dict()
     write_json(out / "forecast.json", summary)
-    print(forecast.format_forecast(summary))
+    print(result.format())
     lk = load_plates(scenario.path(scenario.selector.lkmrs_footprints))
     figures = [plots.forecast_fan_chart(summary, log, lk, out / "fan_chart.png"),
                plots.goal_chances(summary, out / "goal_chances.png"),

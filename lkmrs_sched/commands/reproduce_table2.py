@@ -40,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
     sims = reproduce.run_statistics_ensemble(scenario, args.realizations, args.seed,
                                              workers=args.workers, store=out / "realizations")
     card = reproduce.scorecard(observed, sims)
-    print(reproduce.format_scorecard(card, len(sims)))
+    print(card.format())
     figures = reproduce.plot_against_ensemble(observed, sims, out)
     result = {"scenario": scenario.name, "scenario_hash": scenario.hash, "seed": args.seed,
-              "realizations": len(sims), "statistics": card}
+              "realizations": len(sims), "statistics": card.to_dict()}
     if args.json:
         write_json(args.json, result)
     write_json(out / "scorecard.json", result)

@@ -32,18 +32,17 @@ from typing import Any
 
 import astropy.units as u
 import numpy as np
+from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.ensembles.ensemble import Job, run_ensemble
-from lkmrs_sched.sim.logstats import statistics
+from lkmrs_sched.sim.logstats import LOG_STATISTICS, statistics
 from lkmrs_sched.sim.simulator import build_simulation
 from lkmrs_sched.sim.sky import prepared_sky
 
-#: Statistics compared with the observed log.
-CALIBRATION_STATISTICS = ("nights", "pointings", "exposures", "plates_visited",
-                          "max_exposures_per_plate", "mean_exposures_per_pointing",
-                          "share_oct_to_mar", "nights_with_two_plates")
+#: Statistics compared with the observed log (declared in :data:`LOG_STATISTICS`).
+CALIBRATION_STATISTICS = LOG_STATISTICS.names("calibration")
 
 
 #: Kept draws needed per regression term (intercept + one per statistic) to adjust.
@@ -77,6 +76,7 @@ class FreeParameter:
     apply: Callable[[Scenario, float], Scenario]
     key: str  # "section.key" of the scenario setting it fills
     doc: str
+    unit: str = ""
 
     def to_unit(self, x: np.ndarray) -> np.ndarray:
         """Map values into (0, 1) across the prior range."""
@@ -103,7 +103,7 @@ FREE_PARAMETERS: dict[str, FreeParameter] = {p.name: p for p in (
                   "selector.same_night_weight",
                   "weight kept by a TD project already observed that night"),
     FreeParameter("overhead_min", 20.0, 50.0, False, _overhead, "observing.overhead",
-                  "overhead per pointing (min)"),
+                  "overhead per pointing", "min"),
 )}
 
 
@@ -133,6 +133,22 @@ class Calibration:
     weights: np.ndarray
     draws: int
     accept_fraction: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: the draws, the share kept and each parameter's estimates."""
+        return {"draws": self.draws, "accept_fraction": self.accept_fraction,
+                "kept": len(self.weights), "parameters": self.estimates}
+
+    def to_table(self) -> Table:
+        """One row per parameter: posterior median, mean, std, 16-84 % range, prior."""
+        table = Table({"parameter": self.names,
+                       **{k: [self.estimates[n][k] for n in self.names]
+                          for k in ("median", "mean", "std", "p16", "p84")},
+                       "prior_lo": [self.estimates[n]["prior"][0] for n in self.names],
+                       "prior_hi": [self.estimates[n]["prior"][1] for n in self.names],
+                       "unit": [FREE_PARAMETERS[n].unit for n in self.names]})
+        table.meta.update(draws=self.draws, kept=len(self.weights))
+        return table
 
     def format(self) -> str:
         """A text table of the fitted values."""
@@ -187,10 +203,10 @@ def calibrate(observed: dict[str, Any], scenario: Scenario, *, names: list[str] 
     names = list(names or FREE_PARAMETERS)
     for n in names:
         if n not in FREE_PARAMETERS:
-            raise InputError("--parameters", n, "one of " + ", ".join(FREE_PARAMETERS),
+            raise InputError("names", n, "one of " + ", ".join(FREE_PARAMETERS),
                              "unknown parameter")
     if not 0 < accept_fraction <= 1:
-        raise InputError("--accept", accept_fraction, "a fraction in (0, 1]")
+        raise InputError("accept_fraction", accept_fraction, "a fraction in (0, 1]")
     free = [FREE_PARAMETERS[n] for n in names]
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0xCA1,)))
     prior = np.column_stack([p.from_unit(rng.uniform(size=draws)) for p in free])

@@ -28,6 +28,7 @@ from astropy.table import Table, vstack
 from lkmrs_sched.core.atomic import write_npz
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.statistics import Statistic, StatisticSet
 from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
@@ -40,12 +41,41 @@ STAR_FIELDS = ("n_good", "baseline_days", "sigma_teff", "sigma_logg", "sigma_feh
                "rv_variable_detected")
 #: Per-star identity columns, the same in every realization.
 STAR_IDENTITY = ("uid", "plate", "gaia_g", "is_binary", "period_d")
+_FC = frozenset({"forecast"})
+_BOTH = frozenset({"forecast", "compare"})
+
+
+def _star(name: str, doc: str, reports: frozenset[str] = _FC) -> Statistic:
+    """A per-star survey total, read from :func:`~lkmrs_sched.synth.outcomes.survey_totals`."""
+    if name.startswith("chi2_"):
+        return Statistic(name, lambda c: c["chi2"][name[5:]], "", doc, reports)
+    return Statistic(name, lambda c: c[name], "", doc, reports)
+
+
+#: Survey totals of one realization from its LK-MRS exposures (context: PlateTotals).
+PLATE_TOTALS = StatisticSet(
+    Statistic("lkmrs_exposures_new", lambda c: c.new, "", "LK-MRS exposures forecast", _BOTH),
+    Statistic("lkmrs_exposures_total", lambda c: c.total, "",
+              "LK-MRS exposures, observed and forecast", _FC),
+    Statistic("plates_at_goal", lambda c: c.at_goal, "",
+              "LK-MRS plates with at least goal_exposures", _BOTH),
+)
+#: Per-star survey totals of one realization (context: the outcomes' survey totals).
+STAR_TOTALS = StatisticSet(
+    _star("spectra_snr_gt_10", "good (blue S/N > 10) target spectra"),
+    _star("stars_ge_10_good_epochs", "targets with >= 10 good epochs", _BOTH),
+    _star("stars_ge_30_good_epochs", "targets with >= 30 good epochs", _BOTH),
+    _star("stars_ge_60_good_epochs", "targets with >= 60 good epochs", _BOTH),
+    _star("rv_tested", "targets with >= 2 good epochs in LASP's range"),
+    _star("rv_variable_detections", "RV-variable candidates (3-sigma range test)"),
+    _star("binaries_detected", "true binaries among them", _BOTH),
+    _star("false_detections", "constant stars among them"),
+    _star("chi2_rv_variable_detections", "RV-variable candidates (chi2 test)"),
+    _star("chi2_binaries_detected", "true binaries among them (chi2)"),
+    _star("chi2_false_detections", "constant stars among them (chi2)"),
+)
 #: Survey totals summarised over realizations.
-TOTALS = ("lkmrs_exposures_new", "lkmrs_exposures_total", "plates_at_goal",
-          "spectra_snr_gt_10", "stars_ge_10_good_epochs", "stars_ge_30_good_epochs",
-          "stars_ge_60_good_epochs", "rv_tested", "rv_variable_detections",
-          "binaries_detected", "false_detections", "chi2_rv_variable_detections",
-          "chi2_binaries_detected", "chi2_false_detections")
+TOTALS = (*PLATE_TOTALS.names(), *STAR_TOTALS.names())
 #: Detection criteria whose completeness against period is reported.
 CRITERIA = {"completeness_vs_period": "range > 3 sigma_RV(S/N) (brief)",
             "completeness_vs_period_chi2": "chi2 probability < 1e-3"}
@@ -102,6 +132,15 @@ class ForecastInput:
     store: str | None
 
 
+@dataclass(frozen=True)
+class PlateTotals:
+    """LK-MRS exposure counts of one realization (the context of :data:`PLATE_TOTALS`)."""
+
+    new: int
+    total: int
+    at_goal: int
+
+
 def _plate_outcomes(combined: Table, names: list[str], goal: int, months: list[str]
                     ) -> dict[str, Any]:
     nights = np.asarray(combined["night"], dtype=str)
@@ -128,24 +167,19 @@ def forecast_realization(job: Job) -> dict[str, Any]:
     lk = _lkmrs_plates(scenario)
     names = [str(n) for n in lk.plate_name]
     per_plate = _plate_outcomes(combined, names, scenario.selector.goal_exposures, fin.months)
-    result: dict[str, Any] = {
-        "index": job.index,
-        "plates": per_plate,
-        "totals": {"lkmrs_exposures_new": len(new), "lkmrs_exposures_total": len(combined),
-                   "plates_at_goal": sum(p["goal_date"] is not None
-                                         for p in per_plate.values())},
-    }
+    counts = PlateTotals(len(new), len(combined),
+                         sum(p["goal_date"] is not None for p in per_plate.values()))
+    result: dict[str, Any] = {"index": job.index, "plates": per_plate,
+                              "totals": PLATE_TOTALS.compute(counts)}
     if fin.stars:
         from lkmrs_sched.synth import outcomes
 
         catalogue = _catalogue(lk, scenario)
         o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
         totals = outcomes.survey_totals(o)
-        chi2 = totals.pop("chi2")
-        result["completeness_vs_period"] = totals.pop("completeness_vs_period")
-        result["completeness_vs_period_chi2"] = chi2.pop("completeness_vs_period")
-        result["totals"].update(totals)
-        result["totals"].update({f"chi2_{k}": v for k, v in chi2.items()})
+        result["completeness_vs_period"] = totals["completeness_vs_period"]
+        result["completeness_vs_period_chi2"] = totals["chi2"]["completeness_vs_period"]
+        result["totals"].update(STAR_TOTALS.compute(totals))
         if fin.store:
             path = Path(fin.store) / "stars" / f"realization-{job.index:04d}.npz"
             write_npz(path, {f: np.asarray(getattr(o, f)) for f in (*STAR_IDENTITY, *STAR_FIELDS)},
@@ -179,8 +213,8 @@ def _catalogue(lk: Any, scenario: Scenario) -> Any:
 def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, seed: int, *,
                  out: Path | None = None, workers: int | None = None,
                  dask_address: Any = None, stars: bool = True, progress: bool = True,
-                 keep_logs: bool = True) -> dict[str, Any]:
-    """Run a forecast ensemble and summarise it (the content of ``forecast.json``).
+                 keep_logs: bool = True) -> ForecastResult:
+    """Run a forecast ensemble and summarise it (``to_dict()`` is ``forecast.json``).
 
     Parameters
     ----------
@@ -197,7 +231,7 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
         Per-star outcomes (slower).
     """
     if realizations < 1:
-        raise InputError("--realizations", realizations, "a positive integer")
+        raise InputError("realizations", realizations, "a positive integer")
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
@@ -215,7 +249,55 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     results = run_ensemble(forecast_realization, jobs, store=store, manifest=manifest,
                            workers=workers, dask_address=dask_address, progress=progress,
                            label=f"{scenario.name} forecast")
-    return summarise(scenario, log, results, seed, months)
+    return ForecastResult(summarise(scenario, log, results, seed, months), results)
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """A forecast: the summary over realizations and each realization's own results.
+
+    Attributes
+    ----------
+    summary : dict
+        Per plate (exposures, nights, chance and date of the goal, cumulative bands),
+        survey totals (:data:`TOTALS`) and completeness against period.
+    realizations : list of dict
+        Each realization's per-plate outcomes and totals, in realization order.
+    """
+
+    summary: dict[str, Any]
+    realizations: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain data (the content of ``forecast.json``)."""
+        return self.summary
+
+    def to_table(self) -> Table:
+        """One row per plate: observed and forecast exposures and nights, the goal."""
+        rows = self.summary["plates"]
+        names = sorted(rows)
+
+        def col(f: Any) -> list:
+            return [f(rows[n]) for n in names]
+
+        goal = self.summary["goal_exposures"]
+        table = Table({"plate": names,
+                       "observed_exposures": col(lambda r: r["observed_exposures"])})
+        for key in ("exposures", "nights"):
+            for q in ("median", "p05", "p95"):
+                table[f"{key}_{q}"] = col(lambda r, key=key, q=q: r[key][q])
+        table["p_reach_goal"] = col(lambda r: r["p_reach_goal"])
+        table["goal_date_median"] = col(lambda r: r["goal_date"]["median"] or "")
+        table["p_reach_goal"].description = f"share of realizations reaching {goal} exposures"
+        table["goal_date_median"].description = (
+            f"median date of the {goal}th exposure over the realizations that reach it")
+        table.meta.update({k: self.summary[k] for k in ("scenario", "start", "end",
+                                                        "realizations", "seed")})
+        return table
+
+    def format(self) -> str:
+        """A readable text summary."""
+        return format_forecast(self.summary)
 
 
 def _date_quantiles(dates: list[str]) -> dict[str, str | None]:
@@ -322,34 +404,3 @@ def format_forecast(summary: dict[str, Any]) -> str:
     for k, v in summary["totals"].items():
         lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}]")
     return "\n".join(lines)
-
-
-#: Paired metrics reported by :func:`compare`.
-COMPARE_METRICS = ("lkmrs_exposures_new", "plates_at_goal", "stars_ge_10_good_epochs",
-                   "stars_ge_30_good_epochs", "stars_ge_60_good_epochs", "binaries_detected")
-
-
-def paired_differences(base: list[dict[str, Any]], other: list[dict[str, Any]]
-                       ) -> dict[str, dict[str, float]]:
-    """Paired differences (other − base) of realization totals with intervals.
-
-    For each metric: the mean difference with a 95 % confidence interval (Student t over
-    realizations), the median and the 5–95 % range of the per-realization differences,
-    and the share of realizations where ``other`` is larger.
-    """
-    from scipy import stats
-
-    out = {}
-    for k in COMPARE_METRICS:
-        if k not in base[0]["totals"] or k not in other[0]["totals"]:
-            continue
-        d = np.array([o["totals"][k] - b["totals"][k] for b, o in zip(base, other, strict=True)],
-                     dtype=float)
-        n = len(d)
-        sem = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        half = stats.t.ppf(0.975, n - 1) * sem if n > 1 else np.nan
-        out[k] = {"mean": float(d.mean()), "ci95_lo": float(d.mean() - half),
-                  "ci95_hi": float(d.mean() + half), "median": float(np.median(d)),
-                  "p05": float(np.percentile(d, 5)), "p95": float(np.percentile(d, 95)),
-                  "share_positive": float(np.mean(d > 0))}
-    return out

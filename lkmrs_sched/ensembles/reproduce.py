@@ -7,14 +7,16 @@ is placed in its ensemble distribution: median, 5–95 % range, percentile, insi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
-from lkmrs_sched.sim.logstats import HEADLINE, SEASON_MONTHS, statistics
+from lkmrs_sched.sim.logstats import HEADLINE, LOG_STATISTICS, SEASON_MONTHS, statistics
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.simulator import build_simulation
 from lkmrs_sched.sim.sky import prepared_sky
@@ -40,24 +42,54 @@ def run_statistics_ensemble(scenario: Scenario, realizations: int, seed: int, *,
                         label=f"{scenario.name} realizations")
 
 
-def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]]
-              ) -> dict[str, dict[str, Any]]:
-    """Each headline statistic: observed, median, p05, p95, percentile, within."""
-    return {name: percentile_summary([s[name] for s in simulated], observed[name])
-            for name in HEADLINE}
+@dataclass(frozen=True)
+class Scorecard:
+    """The scorecard statistics (:data:`~lkmrs_sched.sim.logstats.HEADLINE`) of an observed
+    log against an ensemble: observed value, ensemble median and 5–95 % range, percentile.
+    """
+
+    rows: dict[str, dict[str, Any]]
+    realizations: int
+
+    @property
+    def inside(self) -> int:
+        """How many statistics lie inside the ensemble's 5–95 % range."""
+        return sum(bool(r["within"]) for r in self.rows.values())
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Statistic name → observed, median, p05, p95, percentile, within."""
+        return self.rows
+
+    def to_table(self) -> Table:
+        """One row per statistic, with its unit and description."""
+        names = list(self.rows)
+        table = Table({"statistic": names,
+                       **{k: [self.rows[n][k] for n in names]
+                          for k in ("observed", "median", "p05", "p95", "percentile", "within")},
+                       "description": [LOG_STATISTICS[n].doc for n in names]})
+        for k in ("observed", "median", "p05", "p95"):
+            table[k].description = "value (unit per statistic: see 'unit')"
+        table["unit"] = [LOG_STATISTICS[n].unit for n in names]
+        table["percentile"].unit = "%"
+        table.meta["realizations"] = self.realizations
+        return table
+
+    def format(self) -> str:
+        """The scorecard as a text table."""
+        lines = [f"{'statistic':<28} {'Table 2':>8} {'median':>8} {'5-95 % range':>17} "
+                 f"{'pctile':>6}  inside ({self.realizations} realizations)"]
+        for name, r in self.rows.items():
+            lines.append(f"{name:<28} {r['observed']:8.3g} {r['median']:8.3g} "
+                         f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
+                         f"{'yes' if r['within'] else 'NO'}")
+        lines.append(f"{self.inside} of {len(self.rows)} statistics inside the 5-95 % range.")
+        return "\n".join(lines)
 
 
-def format_scorecard(card: dict[str, dict[str, Any]], n: int) -> str:
-    """The scorecard as a text table."""
-    lines = [f"{'statistic':<28} {'Table 2':>8} {'median':>8} {'5-95 % range':>17} "
-             f"{'pctile':>6}  inside ({n} realizations)"]
-    for name, r in card.items():
-        lines.append(f"{name:<28} {r['observed']:8.3g} {r['median']:8.3g} "
-                     f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
-                     f"{'yes' if r['within'] else 'NO'}")
-    inside = sum(r["within"] for r in card.values())
-    lines.append(f"{inside} of {len(card)} statistics inside the 5-95 % range.")
-    return "\n".join(lines)
+def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]]) -> Scorecard:
+    """Each scorecard statistic: observed, median, p05, p95, percentile, within."""
+    return Scorecard({name: percentile_summary([s[name] for s in simulated], observed[name])
+                      for name in HEADLINE}, len(simulated))
 
 
 def _band(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

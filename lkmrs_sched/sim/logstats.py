@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from lkmrs_sched.core.statistics import Statistic, StatisticSet
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
 
@@ -92,67 +93,97 @@ SEASON_MONTHS = (9, 10, 11, 12, 1, 2, 3, 4, 5, 6, 7, 8)
 MAX_PER_POINTING_BIN = 10
 
 
-def statistics(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
-    """Statistics of a project's observations in a log (simulated or observed alike).
+class ProjectLog:
+    """One project's observations in a log, with the pieces the statistics share.
 
-    Returns
-    -------
-    dict
-        Scalars: ``nights``, ``pointings``, ``exposures``, ``plates_visited``,
-        ``max_exposures_per_plate``, ``mean_exposures_per_pointing``,
-        ``share_oct_to_mar`` (share of exposures from October to March),
-        ``nights_with_two_plates``, ``median_seeing`` (median over pointings of their mean
-        seeing, arcsec, as Table 2 records it; NaN without exposures),
-        ``group_<K1a|K2b|…>`` (exposures per field group). Vectors:
-        ``exposures_per_plate_sorted`` (descending, zero-padded to the plates of the
-        project seen), ``exposures_per_pointing_hist`` (counts of pointings with 1, 2, …,
-        ≥10 exposures), ``exposures_per_month`` (12 counts, September … August).
+    Pointings count only if they have at least one exposure (as real logs list them).
     """
-    p = log.pointings[(log.pointings["project"] == project) & (log.pointings["n_exposures"] > 0)]
-    e = log.exposures[log.exposures["project"] == project]
-    nights = np.asarray(p["night"], dtype=str)
-    per_plate = np.array(sorted(log.exposures_per_plate(project).values(), reverse=True),
-                         dtype=int)
-    n_exp = np.asarray(p["n_exposures"], dtype=int)
-    months = np.array([int(s[5:7]) for s in np.asarray(e["night"], dtype=str)], dtype=int)
-    per_month = np.array([(months == m).sum() for m in SEASON_MONTHS], dtype=int)
-    names = np.asarray(e["plate_name"], dtype=str)
-    plates_per_night: dict[str, set[str]] = {}
-    for night, name in zip(nights, np.asarray(p["plate_name"], dtype=str), strict=True):
-        plates_per_night.setdefault(str(night), set()).add(str(name))
-    hist = np.bincount(np.clip(n_exp[n_exp > 0], 1, MAX_PER_POINTING_BIN),
-                       minlength=MAX_PER_POINTING_BIN + 1)[1:]
-    # Table 2 records one seeing per pointing: compare pointing means, not exposures.
-    pid = np.asarray(e["pointing_id"], dtype=np.int64)
-    see = np.asarray(e["seeing_arcsec"], dtype=float)
-    ok = np.isfinite(see)
-    if ok.any():
-        _, inv = np.unique(pid[ok], return_inverse=True)
-        seeing = np.bincount(inv, weights=see[ok]) / np.bincount(inv)
-    else:
-        seeing = np.zeros(0)
-    out: dict[str, Any] = {
-        "nights": len(plates_per_night),
-        "pointings": int((n_exp > 0).sum()),
-        "exposures": len(e),
-        "plates_visited": len(per_plate),
-        "max_exposures_per_plate": int(per_plate[0]) if len(per_plate) else 0,
-        "mean_exposures_per_pointing": float(n_exp[n_exp > 0].mean()) if (n_exp > 0).any()
-        else 0.0,
-        "share_oct_to_mar": float(np.isin(months, (10, 11, 12, 1, 2, 3)).mean()) if len(months)
-        else 0.0,
-        "nights_with_two_plates": sum(len(v) >= 2 for v in plates_per_night.values()),
-        "median_seeing": float(np.median(seeing)) if len(seeing) else float("nan"),
-    }
-    for g in FIELD_GROUPS:
-        out[f"group_{g}"] = int(np.char.startswith(names, g).sum()) if len(names) else 0
-    out["exposures_per_plate_sorted"] = per_plate.tolist()
-    out["exposures_per_pointing_hist"] = hist.tolist()
-    out["exposures_per_month"] = per_month.tolist()
-    return out
+
+    def __init__(self, log: ObservationLog, project: str = LKMRS):
+        p = log.pointings[(log.pointings["project"] == project)
+                          & (log.pointings["n_exposures"] > 0)]
+        e = log.exposures[log.exposures["project"] == project]
+        self.pointing_nights = np.asarray(p["night"], dtype=str)
+        self.n_exp = np.asarray(p["n_exposures"], dtype=int)
+        self.per_plate = np.array(sorted(log.exposures_per_plate(project).values(),
+                                         reverse=True), dtype=int)
+        self.months = np.array([int(s[5:7]) for s in np.asarray(e["night"], dtype=str)],
+                               dtype=int)
+        self.plate_names = np.asarray(e["plate_name"], dtype=str)
+        self.plates_per_night: dict[str, set[str]] = {}
+        for night, name in zip(self.pointing_nights, np.asarray(p["plate_name"], dtype=str),
+                               strict=True):
+            self.plates_per_night.setdefault(str(night), set()).add(str(name))
+        # Table 2 records one seeing per pointing: compare pointing means, not exposures.
+        pid = np.asarray(e["pointing_id"], dtype=np.int64)
+        see = np.asarray(e["seeing_arcsec"], dtype=float)
+        ok = np.isfinite(see)
+        if ok.any():
+            _, inv = np.unique(pid[ok], return_inverse=True)
+            self.pointing_seeing = np.bincount(inv, weights=see[ok]) / np.bincount(inv)
+        else:
+            self.pointing_seeing = np.zeros(0)
+        self.n_exposures = len(e)
+
+
+def _group(g: str) -> Statistic:
+    return Statistic(
+        f"group_{g}", lambda v: int(np.char.startswith(v.plate_names, g).sum())
+        if len(v.plate_names) else 0, "", f"exposures of the {g} plates",
+        frozenset({"scorecard"}))
+
+
+def _hist(v: ProjectLog) -> list[int]:
+    n = v.n_exp[v.n_exp > 0]
+    return np.bincount(np.clip(n, 1, MAX_PER_POINTING_BIN),
+                       minlength=MAX_PER_POINTING_BIN + 1)[1:].tolist()
+
+
+_FIT = frozenset({"scorecard", "calibration"})
+
+#: Statistics of a project's observations in a log (simulated or observed alike).
+LOG_STATISTICS = StatisticSet(
+    Statistic("nights", lambda v: len(v.plates_per_night), "", "nights with a pointing", _FIT),
+    Statistic("pointings", lambda v: int((v.n_exp > 0).sum()), "",
+              "pointings with at least one exposure", _FIT),
+    Statistic("exposures", lambda v: v.n_exposures, "", "exposures", _FIT),
+    Statistic("plates_visited", lambda v: len(v.per_plate), "", "plates with an exposure",
+              _FIT),
+    Statistic("max_exposures_per_plate",
+              lambda v: int(v.per_plate[0]) if len(v.per_plate) else 0, "",
+              "exposures of the most observed plate", _FIT),
+    Statistic("mean_exposures_per_pointing",
+              lambda v: float(v.n_exp[v.n_exp > 0].mean()) if (v.n_exp > 0).any() else 0.0,
+              "", "mean exposures per pointing", _FIT),
+    Statistic("share_oct_to_mar",
+              lambda v: float(np.isin(v.months, (10, 11, 12, 1, 2, 3)).mean())
+              if len(v.months) else 0.0, "", "share of exposures from October to March", _FIT),
+    Statistic("nights_with_two_plates",
+              lambda v: sum(len(s) >= 2 for s in v.plates_per_night.values()), "",
+              "nights with pointings at two or more plates", _FIT),
+    Statistic("median_seeing",
+              lambda v: float(np.median(v.pointing_seeing)) if len(v.pointing_seeing)
+              else float("nan"), "arcsec",
+              "median over pointings of their mean seeing (as Table 2 records it)",
+              frozenset({"scorecard"})),
+    *(_group(g) for g in FIELD_GROUPS),
+    Statistic("exposures_per_plate_sorted", lambda v: v.per_plate.tolist(), "",
+              "exposures per plate, descending"),
+    Statistic("exposures_per_pointing_hist", _hist, "",
+              f"pointings with 1, 2, ..., >= {MAX_PER_POINTING_BIN} exposures"),
+    Statistic("exposures_per_month",
+              lambda v: [int((v.months == m).sum()) for m in SEASON_MONTHS], "",
+              "exposures per month, September .. August"),
+)
+
+
+def statistics(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
+    """Every :data:`LOG_STATISTICS` entry of a project's observations in a log.
+
+    One code path for simulated and observed logs.
+    """
+    return LOG_STATISTICS.compute(ProjectLog(log, project))
 
 
 #: The headline statistics of the Table 2 scorecard, in display order.
-HEADLINE = ("nights", "pointings", "exposures", "plates_visited", "max_exposures_per_plate",
-            "mean_exposures_per_pointing", "share_oct_to_mar", "nights_with_two_plates",
-            "median_seeing", *(f"group_{g}" for g in FIELD_GROUPS))
+HEADLINE = LOG_STATISTICS.names("scorecard")

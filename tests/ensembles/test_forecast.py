@@ -80,12 +80,12 @@ def test_forecast_is_identical_on_one_worker_two_workers_and_dask(half_year, tab
 
     scenario = load_scenario(half_year)
     kw = {"stars": True, "progress": False}
-    one = run_forecast(scenario, table2, 4, 11, out=tmp_path / "w1", workers=1, **kw)
-    two = run_forecast(scenario, table2, 4, 11, out=tmp_path / "w2", workers=2, **kw)
+    one = run_forecast(scenario, table2, 4, 11, out=tmp_path / "w1", workers=1, **kw).to_dict()
+    two = run_forecast(scenario, table2, 4, 11, out=tmp_path / "w2", workers=2, **kw).to_dict()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         dask = run_forecast(scenario, table2, 4, 11, out=tmp_path / "dask",
-                            dask_address=client, **kw)
+                            dask_address=client, **kw).to_dict()
         # the command line, given the scheduler's address
         code = main(["forecast", str(half_year), "--realizations", "4", "--seed", "11",
                      "--dask", cluster.scheduler_address, "--out", str(tmp_path / "cli")])
@@ -172,8 +172,13 @@ def test_every_realization_respects_the_invariants(table2, table2_rows, tmp_path
     path = short(tmp_path, "forecast-2019.toml", "2020-06-30", "one-year")
     scenario = load_scenario(path)
     n = 3
-    summary = run_forecast(scenario, table2, n, 5, out=tmp_path / "f", workers=2, stars=False,
-                           progress=False)
+    result = run_forecast(scenario, table2, n, 5, out=tmp_path / "f", workers=2, stars=False,
+                          progress=False)
+    summary = result.to_dict()
+    table = result.to_table()  # the typed result's per-plate table agrees with the summary
+    assert len(table) == len(summary["plates"])
+    for row in table:
+        assert row["exposures_median"] == summary["plates"][row["plate"]]["exposures"]["median"]
     start, end = dt.date(2019, 6, 15), dt.date(2020, 6, 30)
     assert (summary["start"], summary["end"]) == (start.isoformat(), end.isoformat())
     goal = scenario.selector.goal_exposures

@@ -22,7 +22,7 @@ from lkmrs_sched.core.config import default_scenario, load_scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.sim.obslog import TABLES, ObservationLog
-from lkmrs_sched.sim.policy import LKMRS
+from lkmrs_sched.sim.policy import LKMRS, Decision
 from lkmrs_sched.sim.simulator import InitialState, Simulation, streams
 from lkmrs_sched.sim.sky import Sky, load_all_plates
 from lkmrs_sched.sky.almanac import compute_almanac
@@ -490,3 +490,72 @@ def test_empty_lkmrs_plate_set_is_an_input_error(tmp_path):
     sc = sc.replace(selector=dataclasses.replace(sc.selector, lkmrs_footprints=str(f)))
     with pytest.raises(InputError, match="plate"):
         load_all_plates(sc)
+
+
+def test_replay_weather_next_to_its_scenario_runs_through_simulation(tmp_path, monkeypatch):
+    """A scenario's relative replay_file is found in the scenario's own folder."""
+    folder = tmp_path / "here"
+    folder.mkdir()
+    (folder / "open.csv").write_text(
+        "start_utc,end_utc\n"
+        "2018-12-15T10:00:00Z,2018-12-15T23:00:00Z\n"
+        "2018-12-17T10:00:00Z,2018-12-17T14:00:00Z\n")
+    path = folder / "replay.toml"
+    path.write_text(
+        '[scenario]\nbase = "' + str(SCENARIOS / "year1-2018.toml") + '"\n'
+        'name = "replay"\nstart = "2018-12-14"\nend = "2018-12-18"\n'
+        '[weather]\nmodel = "replay"\nreplay_file = "open.csv"\n')
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder, nor one above it
+    scenario = load_scenario(path)
+    sim = Simulation(scenario, 1)
+    assert sim.weather.model == "replay"
+    log = sim.run()
+    nights = log.nights
+    open_h = {str(n): h for n, h in zip(nights["night"], nights["open_h"], strict=True)}
+    # Dark time is bounded by the replayed intervals: only 12-15 and 12-17 had open time.
+    assert open_h["2018-12-14"] == 0 and open_h["2018-12-16"] == 0
+    # (a read-out after a weather cut counts as operating time: at most 3 min more)
+    assert open_h["2018-12-15"] > 5 and 0 < open_h["2018-12-17"] <= 4 + 0.05 + 1e-9
+    assert set(np.asarray(log.exposures["night"], dtype=str)) <= {"2018-12-15", "2018-12-17"}
+
+
+def test_collaborators_are_injected(short):
+    """Simulation takes its policy, weather and seeing from the caller."""
+    from lkmrs_sched.sim.policy import Policy
+    from lkmrs_sched.sim.weather import IntervalWeather
+
+    class NTOnly:
+        """A policy that always points at the first NT candidate."""
+
+        def __init__(self):
+            self.calls = 0
+
+        def choose(self, conditions, rng):
+            rng.random(3)
+            self.calls += 1
+            c = conditions.candidates
+            nt = np.flatnonzero((c.project == "NT") & (c.n_exposures_possible >= 1))
+            if not len(nt):
+                return None
+            return Decision("NT", "NT", int(c.plate_index[nt[0]]), 1)
+
+        def probabilities(self, conditions):
+            return np.zeros(len(conditions.candidates))
+
+        def planned_end(self, decision, exposures_after):
+            return "planned"
+
+    class Fixed:
+        def sample(self, night, k):
+            return 2.5
+
+    policy = NTOnly()
+    assert isinstance(policy, Policy)
+    alm = short.almanac
+    closed = IntervalWeather(np.zeros((0, 2)), np.zeros(0, np.int64), len(alm), "closed")
+    log = short.sim(1, policy=policy, weather=closed, seeing=Fixed()).run()
+    assert len(log.exposures) == 0 and policy.calls == 0  # never open: never asked
+    log = short.sim(1, policy=policy, seeing=Fixed()).run()
+    assert policy.calls > 0 and len(log.exposures) > 0
+    assert set(np.asarray(log.exposures["programme"], dtype=str)) == {"NT"}
+    assert np.all(np.asarray(log.exposures["seeing_arcsec"]) == 2.5)
