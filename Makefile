@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean check-wheel
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check lkmrs_sched tests benchmarks examples tools
 	$(BIN)/python -m pytest -n 2 -q tests
+
+# The wheel, installed (not editable) in a fresh venv, runs every command from an empty folder.
+check-wheel:
+	bash tools/check_wheel.sh $(PYTHON)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -193,19 +193,24 @@ def load_scenario(path: str | Path, *, _seen: tuple[Path, ...] | None = None) ->
     A scenario may name a ``base`` in its ``[scenario]`` table: it then takes every
     setting of the base (recursively) and overrides only the keys it writes.
 
+    ``path`` may also name a shipped scenario (``"year1-2018"`` or ``"year1-2018.toml"``)
+    when no such file exists: see :func:`find_scenario`.
+
     Raises
     ------
     InputError
         If the file is missing, is not valid TOML, or any setting is invalid.
     """
-    p = Path(path)
+    p = find_scenario(path)
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InputError(str(p), ..., "a UTF-8 TOML scenario file", "not UTF-8 text") from None
     except OSError as exc:
         raise InputError(
-            str(p), ..., "a readable TOML scenario file", exc.strerror or "unreadable"
+            str(p), ..., "a readable TOML scenario file, or a shipped scenario: "
+            + ", ".join(s.stem for s in sorted(SCENARIOS.glob("*.toml"))),
+            exc.strerror or "unreadable"
         ) from None
     try:
         data = tomllib.loads(text)
@@ -217,6 +222,21 @@ def load_scenario(path: str | Path, *, _seen: tuple[Path, ...] | None = None) ->
     return parse_scenario(data, source=str(p), text=text)
 
 
+def find_scenario(path: str | Path) -> Path:
+    """The scenario file ``path`` names: the file itself, else a shipped scenario.
+
+    A missing file whose name (with or without ``.toml``) is a shipped scenario's resolves
+    to the packaged copy, so ``lkmrs-sched simulate year1-2018`` works from any folder and
+    a copied what-if finds its ``base`` among the shipped ones.
+    """
+    p = Path(path)
+    if p.exists():
+        return p
+    name = p.name if p.suffix == ".toml" else p.name + ".toml"
+    shipped = SCENARIOS / name
+    return shipped if shipped.is_file() else p
+
+
 def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
                ) -> tuple[dict[str, Any], str]:
     """Merge a scenario over its ``[scenario] base`` (a what-if changes only what it names).
@@ -226,7 +246,7 @@ def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
     raw = data["scenario"].pop("base")
     if not isinstance(raw, str):
         raise InputError(f"{p}: [scenario] base", raw, "the path of another scenario file")
-    base_path = (p.parent / raw).resolve()
+    base_path = find_scenario(p.parent / raw).resolve()
     if base_path in seen or base_path == p.resolve():
         raise InputError(f"{p}: [scenario] base", raw, "a chain of bases without a loop",
                          "circular base")
