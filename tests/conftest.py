@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 
 import pytest
+from helpers import cache_dir
 
 #: The package's copy of the paper's Table 2 (the first-year observation log).
 from lkmrs_sched.core.resources import TABLE2
@@ -25,13 +25,8 @@ SITE_LAT_DEG, SITE_LON_DEG, SITE_HEIGHT_M = 40.393333, 117.577222, 960.0
 def _private_almanac_cache(tmp_path_factory):
     """Point ``LKMRS_CACHE_DIR`` at a fresh folder for the whole session."""
     folder = tmp_path_factory.mktemp("lkmrs-cache")
-    old = os.environ.get("LKMRS_CACHE_DIR")
-    os.environ["LKMRS_CACHE_DIR"] = str(folder)
-    yield folder
-    if old is None:
-        os.environ.pop("LKMRS_CACHE_DIR", None)
-    else:
-        os.environ["LKMRS_CACHE_DIR"] = old
+    with cache_dir(folder) as folder:
+        yield folder
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -21,3 +24,17 @@ def wait_for_results(proc: subprocess.Popen, store: Path, n_done: int,
         if time.monotonic() - t0 > timeout:
             raise AssertionError("no realization finished in time")
         time.sleep(0.01)
+
+
+@contextmanager
+def cache_dir(folder: Path) -> Iterator[Path]:
+    """Point ``LKMRS_CACHE_DIR`` at ``folder`` (read at call time), restoring it after."""
+    old = os.environ.get("LKMRS_CACHE_DIR")
+    os.environ["LKMRS_CACHE_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if old is None:
+            os.environ.pop("LKMRS_CACHE_DIR", None)
+        else:
+            os.environ["LKMRS_CACHE_DIR"] = old

@@ -4,11 +4,11 @@ other, reproducibility by seed, and bad input → exit code 2 with one clear lin
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 
 import pytest
+from helpers import cache_dir
 
 from lkmrs_sched.cli import main
 from lkmrs_sched.core.resources import FOOTPRINTS, SCENARIOS
@@ -20,13 +20,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module", autouse=True)
 def _cache(tmp_path_factory):
     """A private almanac/windows cache for this module (the env var is read at call time)."""
-    old = os.environ.get("LKMRS_CACHE_DIR")
-    os.environ["LKMRS_CACHE_DIR"] = str(tmp_path_factory.mktemp("cli-cache"))
-    yield
-    if old is None:
-        os.environ.pop("LKMRS_CACHE_DIR", None)
-    else:
-        os.environ["LKMRS_CACHE_DIR"] = old
+    with cache_dir(tmp_path_factory.mktemp("cli-cache")):
+        yield
 
 
 def toml_value(v) -> str:

@@ -4,7 +4,6 @@ and clear errors for files that are not observation logs."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.table import Table
+from helpers import cache_dir
 
 from lkmrs_sched.core.config import default_scenario
 from lkmrs_sched.core.errors import InputError
@@ -28,13 +28,8 @@ MJD_EPOCH_LOCAL = dt.datetime(1858, 11, 17)
 @pytest.fixture(scope="module", autouse=True)
 def _cache(tmp_path_factory):
     """A private almanac cache for this module (the env var is read at call time)."""
-    old = os.environ.get("LKMRS_CACHE_DIR")
-    os.environ["LKMRS_CACHE_DIR"] = str(tmp_path_factory.mktemp("obslog-cache"))
-    yield
-    if old is None:
-        os.environ.pop("LKMRS_CACHE_DIR", None)
-    else:
-        os.environ["LKMRS_CACHE_DIR"] = old
+    with cache_dir(tmp_path_factory.mktemp("obslog-cache")):
+        yield
 
 
 @pytest.fixture(scope="module")

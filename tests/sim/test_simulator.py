@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import os
 import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import cache_dir
 
 import lkmrs_sched  # noqa: F401  (offline astropy before anything else)
 from lkmrs_sched.core.config import default_scenario, load_scenario
@@ -38,13 +38,8 @@ TOL_D = 0.002 / DAY_S
 @pytest.fixture(scope="module", autouse=True)
 def _cache(tmp_path_factory):
     """A private almanac/windows cache for this module (the env var is read at call time)."""
-    old = os.environ.get("LKMRS_CACHE_DIR")
-    os.environ["LKMRS_CACHE_DIR"] = str(tmp_path_factory.mktemp("sim-cache"))
-    yield
-    if old is None:
-        os.environ.pop("LKMRS_CACHE_DIR", None)
-    else:
-        os.environ["LKMRS_CACHE_DIR"] = old
+    with cache_dir(tmp_path_factory.mktemp("sim-cache")):
+        yield
 
 
 def ideal(scenario):
