@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.reduction.readers import designation_from_coordinates
+from lkmrs_sched.core.geometry import designation
 from lkmrs_sched.reduction.uncertainty import PrecisionLaw, published_laws
 
 _BASE_MJD = 58390  # 2018 September
@@ -62,7 +62,7 @@ class FakeCatalogue:
 
 def _planid(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """``TD`` + RA hhmmss + N/S + Dec ddmmss + ``K01`` (truncated; one per plate)."""
-    names = designation_from_coordinates(ra, dec)
+    names = designation(ra, dec)
     return np.array([f"TD{x[1:7]}{'N' if x[10] == '+' else 'S'}{x[11:17]}K01" for x in names])
 
 
@@ -208,7 +208,7 @@ def fake_catalogue(
     obsid = 700_000_000 + first_plate * 10_000_000 + np.arange(n_spec, dtype=np.int64)
     gstar = star + first_plate * n_spid * stars_per_spid
     uid = np.char.mod("G%013d", 1_000_000 + gstar).astype(str)
-    designation = designation_from_coordinates(ra, dec)
+    names = designation(ra, dec)
     gaia = (1_000_000_000_000_000_000 + gstar.astype(np.int64) * 7919).astype(np.int64)
     kic = np.where(plate_of + first_plate == 0, 1_000_000 + gstar, 0).astype(np.int64)
     epic = np.where(plate_of + first_plate > 0, 200_000_000 + gstar, 0).astype(np.int64)
@@ -227,7 +227,7 @@ def fake_catalogue(
         "obsid": both(obsid),
         "uid": both(uid[s_idx]),
         "gp_id": both(star[s_idx].astype(np.int64) + 1),
-        "designation": both(designation[s_idx]),
+        "designation": both(names[s_idx]),
         "obsdate": both(np.full(n_spec, "2018-10-01")),
         "lmjd": both((lmjm[e_idx] // 1440).astype(np.int32)),
         "mjd": both((lmjm[e_idx] // 1440 - 1).astype(np.int32)),

@@ -27,6 +27,7 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.geometry import designation
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.checks import check_rows, wanted_columns
 from lkmrs_sched.reduction.column_map import parse_column_map
@@ -95,32 +96,6 @@ def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
         else:
             out[name] = np.concatenate(chunks)
         del chunks
-    return out
-
-
-def designation_from_coordinates(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """LAMOST-style ``Jhhmmss.ss+ddmmss.s`` names from coordinates (deg), truncated."""
-    if ra.size == 0:
-        return np.array([], dtype=str)
-    cs = np.floor(ra / 15.0 * 360000.0 + 1e-6).astype(np.int64) % 8640000  # 0.01 s of time
-    hh, rem = np.divmod(cs, 360000)
-    mm, rem = np.divmod(rem, 6000)
-    sign = np.where(dec < 0, "-", "+")
-    ds = np.floor(np.abs(dec) * 36000.0 + 1e-6).astype(np.int64)  # 0.1 arcsec
-    dd, drem = np.divmod(ds, 36000)
-    dm, drem = np.divmod(drem, 600)
-    parts = [
-        np.char.mod("J%02d", hh),
-        np.char.mod("%02d", mm),
-        np.char.mod("%05.2f", rem / 100.0),
-        sign,
-        np.char.mod("%02d", dd),
-        np.char.mod("%02d", dm),
-        np.char.mod("%04.1f", drem / 10.0),
-    ]
-    out = parts[0]
-    for p in parts[1:]:
-        out = np.char.add(out, p)
     return out
 
 
@@ -328,7 +303,7 @@ def _star_table(
         stars["designation"] = (
             np.where(
                 no_name,
-                designation_from_coordinates(np.nan_to_num(ra), np.nan_to_num(dec)),
+                designation(np.nan_to_num(ra), np.nan_to_num(dec)),
                 stars["designation"],
             )
             if n_star
