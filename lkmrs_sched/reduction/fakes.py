@@ -2,7 +2,7 @@
 
 The tables have the real DR8 column layout (one row per spectrum and arm) so they go
 through the same reader as real data. Measurement noise follows the Table 4 law
-(:func:`~lkmrs_sched.reduction.uncertainty.published_laws`); RV offsets per
+(:func:`~lkmrs_sched.core.precision.published_laws`); RV offsets per
 (plate, spectrograph, exposure), the alternate-lamp shift, outliers and binaries can be
 injected. This module is not the survey simulator (which writes the same layout from a
 simulated observing log); it only needs NumPy and a seeded generator.
@@ -17,7 +17,7 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.geometry import designation
-from lkmrs_sched.reduction.uncertainty import PrecisionLaw, published_laws
+from lkmrs_sched.core.precision import PrecisionLaw, published_laws
 
 _BASE_MJD = 58390  # 2018 September
 #: Table 4 was fitted up to S/N 300; above it the noise is held at σ(300).

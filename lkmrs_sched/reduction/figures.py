@@ -13,8 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from lkmrs_sched.core.atomic import atomic_path
+from lkmrs_sched.core.precision import PrecisionLaw
 from lkmrs_sched.reduction.rv_zero_point import ZeroPoints
-from lkmrs_sched.reduction.uncertainty import PrecisionFit, PrecisionLaw
+from lkmrs_sched.reduction.uncertainty import PrecisionFit
 
 _LABELS = {
     "teff": r"$\Delta T_{\rm eff}$ (K)",

@@ -20,15 +20,11 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction import rv_zero_point as zp_mod
 from lkmrs_sched.reduction.combine import combine_epochs
 from lkmrs_sched.reduction.readers import PARAMETERS, UNITS, SpectrumSet, read_exposures
-from lkmrs_sched.reduction.uncertainty import (
-    QUOTED_SNR,
-    PrecisionFit,
-    fit_internal_precision,
-    published_laws,
-)
+from lkmrs_sched.reduction.uncertainty import QUOTED_SNR, PrecisionFit, fit_internal_precision
 from lkmrs_sched.reduction.variability import rv_variability
 
 #: Zero-point methods: common constant stars, external reference RVs, or lamp shift only.

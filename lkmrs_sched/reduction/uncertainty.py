@@ -30,46 +30,17 @@ a few per cent.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.resources import TABLE4
+from lkmrs_sched.core.precision import PrecisionLaw
 from lkmrs_sched.reduction.groups import group_sum
 
 #: S/N values at which Table 4 quotes σ.
 QUOTED_SNR: tuple[int, ...] = (10, 20, 50)
-
-
-@dataclass(frozen=True)
-class PrecisionLaw:
-    """σ(S/N) = a · (S/N)^b + c (Eq. 4), in the parameter's unit."""
-
-    a: float
-    b: float
-    c: float
-
-    def __call__(self, snr: np.ndarray | float) -> np.ndarray:
-        """σ at the given S/N (NaN for non-positive S/N)."""
-        s = np.asarray(snr, dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = self.a * np.where(s > 0, s, np.nan) ** self.b + self.c
-        return out
-
-    @property
-    def ok(self) -> bool:
-        """True when all three coefficients are finite."""
-        return bool(np.isfinite([self.a, self.b, self.c]).all())
-
-
-def published_laws() -> dict[str, PrecisionLaw]:
-    """Table 4 of Zong et al. (2020) (RV with b = +0.201, see the brief)."""
-    with TABLE4.open("r", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {r["parameter"]: PrecisionLaw(float(r["a"]), float(r["b"]), float(r["c"])) for r in rows}
 
 
 # --------------------------------------------------------------------------- Eq. 3

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
+from lkmrs_sched.core.precision import PrecisionLaw
 from lkmrs_sched.reduction.groups import group_min_max, group_sum
-from lkmrs_sched.reduction.uncertainty import PrecisionLaw
 
 
 def rv_variability(

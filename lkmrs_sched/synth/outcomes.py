@@ -26,8 +26,9 @@ Definitions (per target; flux standards are left out)
 
 Expected precision of the combined values (Eq. 1–2 of the brief)
     For a star with N good epochs, each with noise σ_k = σ_P(S/N_k) (Table 4 law,
-    :func:`lkmrs_sched.synth.snr.sigma_law`) and weight w_k = (S/N_k)², W = Σ w_k, the
-    expectation of Eq. 2's squared error over the measurement noise is
+    :meth:`lkmrs_sched.core.precision.PrecisionLaw.extended`) and weight
+    w_k = (S/N_k)², W = Σ w_k, the expectation of Eq. 2's squared error over the
+    measurement noise is
 
         E[σ_w²] = N/(N−1) · (Σ w_k σ_k² / W − Σ w_k² σ_k² / W²)
 
@@ -70,19 +71,12 @@ from dataclasses import dataclass, fields
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.reduction.uncertainty import published_laws
+from lkmrs_sched.core.precision import LAW_MIN_SNR, published_laws
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
 from lkmrs_sched.synth.population import KIND_TARGET
-from lkmrs_sched.synth.snr import (
-    LAW_MIN_SNR,
-    Conditions,
-    SNRLike,
-    load_precision_law,
-    model_from_config,
-    sigma_law,
-)
+from lkmrs_sched.synth.snr import Conditions, SNRLike, model_from_config
 
 # synth's private helpers: the fast path must walk exactly synth's random streams and
 # input checks (the equivalence test in tests/test_outcomes.py guards this coupling).
@@ -367,12 +361,6 @@ def expected_precision(
     return sigma_w, sigma_mean, count
 
 
-def _law_above_8(log_snr: np.ndarray, coeffs: tuple[float, float, float]) -> np.ndarray:
-    """:func:`lkmrs_sched.synth.snr.sigma_law` for S/N ≥ 8 from ln(S/N) (one exp, no pow)."""
-    a, b, c = coeffs
-    return np.maximum(a * np.exp(b * log_snr) + c, 0.1 * (a * 10.0**b + c))
-
-
 def orbit_rv(mjd: np.ndarray, rv_systemic: np.ndarray, k1_kms: np.ndarray,
              period_d: np.ndarray, ecc: np.ndarray, omega_rad: np.ndarray,
              t_peri_mjd: np.ndarray, tol: float = 1e-12) -> np.ndarray:
@@ -451,9 +439,9 @@ def simulate_rv_detection(
         rv[isb] = orbit_rv(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
                            stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
                            stars.omega_rad[c], stars.t_peri_mjd[c])
-    law = load_precision_law()["rv"]
-    sig = (_law_above_8(np.log(snr), law) if snr.size and snr.min() >= LAW_MIN_SNR
-           else sigma_law(snr, law))
+    law = published_laws()["rv"]
+    sig = (law.extended_from_log(np.log(snr)) if snr.size and snr.min() >= LAW_MIN_SNR
+           else law.extended(snr))
     noise = sig * rng.standard_normal(len(codes))
     if outliers is not None:
         wide = rng.random(len(codes)) < outliers[0]
@@ -461,7 +449,7 @@ def simulate_rv_detection(
     flag_range = np.zeros(n, bool)
     flag_chi2 = np.zeros(n, bool)
     if len(codes):
-        var = rv_variability(codes, rv + noise, snr, published_laws()["rv"], n,
+        var = rv_variability(codes, rv + noise, snr, law, n,
                              nsigma=nsigma, p_threshold=p_threshold)
         idx = np.asarray(var["star"])
         flag_range[idx] = np.asarray(var["var_range"], bool)
@@ -521,7 +509,7 @@ def star_outcomes(
     blocks = plate_snr(exposures, plates, scenario, catalogue=cat, snr_model=snr_model)
     stars = cat.stars
     n_st, n_as = len(stars), len(cat.plate)
-    law = load_precision_law()
+    law = published_laws()
     lasp_ok = ((stars.teff >= cfg.lasp_teff_min.to_value("K"))
                & (stars.teff <= cfg.lasp_teff_max.to_value("K")))
 
@@ -555,7 +543,7 @@ def star_outcomes(
     for p in PARAMS:
         f = cfg.rv_outlier_fraction if p == "rv" else cfg.outlier_fraction
         factor = 1.0 - f + f * cfg.outlier_scale**2 if outliers else 1.0
-        var = _law_above_8(log_snr, law[p]) ** 2
+        var = law[p].extended_from_log(log_snr) ** 2
         sig_w, sig_mean, _ = expected_precision(codes, snr * snr, factor * var, n_st)
         # One epoch: LASP's own error, lasp_error_scale · σ_P(S/N) (no outliers).
         sig_w = np.where(n_good == 1, cfg.lasp_error_scale * sig_w / np.sqrt(factor), sig_w)

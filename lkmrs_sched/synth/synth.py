@@ -57,17 +57,11 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.precision import PrecisionLaw, published_laws
 from lkmrs_sched.sky.almanac import lunar_days_of
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
-from lkmrs_sched.synth.snr import (
-    Conditions,
-    SNRLike,
-    load_precision_law,
-    measurement_noise,
-    model_from_config,
-    sigma_law,
-)
+from lkmrs_sched.synth.snr import Conditions, SNRLike, measurement_noise, model_from_config
 
 #: Spawn-key heads ("SYN" + purpose).
 SYNTH = 0x53594E
@@ -274,7 +268,7 @@ def synthesize(
     lk, plate_of = _exposure_table(exposures, plates, where)
     cat = catalogue or build_catalogue(plates, scenario.population, ss,
                                        f"{where}: [population]")
-    law = load_precision_law()
+    law = published_laws()
     ex = _exposure_info(lk, plate_of, plates, ss, cfg, lunar_days, where)
     n_sp = cat.fibres.throughput.shape[0]
     zp_slow = np.stack([zero_point_drift(s + 1, ex.mid, ss, cfg) for s in range(n_sp)])
@@ -363,7 +357,7 @@ def _exposure_info(lk: Table, plate_of: np.ndarray, plates: PlateSet,
 
 
 def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Exposures,
-                 zp_slow: np.ndarray, model: SNRLike, law: dict, scenario,
+                 zp_slow: np.ndarray, model: SNRLike, law: Mapping[str, PrecisionLaw], scenario,
                  ss: np.random.SeedSequence) -> dict[str, np.ndarray]:
     """S/N, true and measured values of one plate's exposures × objects."""
     cfg, lk = scenario.snr, ex.lk
@@ -424,8 +418,8 @@ def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Expos
 
 
 def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.ndarray,
-            logg: np.ndarray, feh: np.ndarray, zs: np.ndarray, us: np.ndarray, law: dict,
-            cfg) -> dict[str, np.ndarray]:
+            logg: np.ndarray, feh: np.ndarray, zs: np.ndarray, us: np.ndarray,
+            law: Mapping[str, PrecisionLaw], cfg) -> dict[str, np.ndarray]:
     """Arm RVs and LASP parameters with their errors (NaN where not measured).
 
     Parameters
@@ -438,8 +432,9 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         True parameters, K, dex, dex.
     zs, us : ndarray, shapes (13, n_exp, n_obj) and (7, n_exp, n_obj)
         Normal and uniform deviates (rows 1–12 of ``zs`` and 0–6 of ``us`` are used).
-    law : dict
-        Table 4 coefficients (:func:`lkmrs_sched.synth.snr.load_precision_law`).
+    law : mapping of str to PrecisionLaw
+        Table 4 laws (:func:`lkmrs_sched.core.precision.published_laws`); the noise
+        follows their extended form (:meth:`~lkmrs_sched.core.precision.PrecisionLaw.extended`).
     cfg : SNRConfig
 
     Returns
@@ -452,7 +447,7 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
     f_out, f_rv, k_out = cfg.outlier_fraction, cfg.rv_outlier_fraction, cfg.outlier_scale
     scat = cfg.lasp_error_scatter
     for i, (arm, snr) in enumerate((("b", snr_b), ("r", snr_r))):
-        sig = sigma_law(snr, law["rv"])
+        sig = law["rv"].extended(snr)
         ok = snr >= cfg.rv_min_snr
         noise = measurement_noise(zs[1 + i], us[1 + i], sig, f_rv, k_out)
         out[f"rv_{arm}"] = np.where(ok, rv_obs + noise, np.nan)
@@ -464,7 +459,7 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         (snr_b >= cfg.lasp_low_snr_min) & (us[0] < cfg.lasp_low_snr_fraction)))
     truth = {"teff": teff[None, :], "logg": logg[None, :], "feh": feh[None, :], "rv": rv_obs}
     for i, par in enumerate(PARAMS):
-        sig = sigma_law(snr_b, law[par])
+        sig = law[par].extended(snr_b)
         frac = f_rv if par == "rv" else f_out
         val = truth[par] + measurement_noise(zs[3 + i], us[3 + i], sig, frac, k_out)
         err = cfg.lasp_error_scale * sig * np.exp(scat * zs[7 + i] - 0.5 * scat**2)
