@@ -75,7 +75,7 @@ from lkmrs_sched.core.precision import LAW_MIN_SNR, published_laws
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
-from lkmrs_sched.synth.population import KIND_TARGET
+from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
 from lkmrs_sched.synth.snr import Conditions, SNRLike, model_from_config
 
 # synth's private helpers: the fast path must walk exactly synth's random streams and
@@ -361,36 +361,6 @@ def expected_precision(
     return sigma_w, sigma_mean, count
 
 
-def orbit_rv(mjd: np.ndarray, rv_systemic: np.ndarray, k1_kms: np.ndarray,
-             period_d: np.ndarray, ecc: np.ndarray, omega_rad: np.ndarray,
-             t_peri_mjd: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """:func:`lkmrs_sched.synth.population.radial_velocity` for parallel 1-D arrays, faster.
-
-    Same orbit, v = γ + K [cos(ω + ν) + e cos ω], and the same Newton start; Newton
-    iterates only on the elements not yet converged (not at all on circular orbits),
-    and cos ν, sin ν come from E directly (cos ν = (cos E − e)/(1 − e cos E),
-    sin ν = √(1 − e²) sin E/(1 − e cos E)). Agrees with ``radial_velocity`` to
-    ~1e-12 km/s. All arguments are arrays of one shape; km/s, d, rad, UTC MJD.
-    """
-    m = np.remainder(2 * np.pi * (mjd - t_peri_mjd) / period_d, 2 * np.pi)
-    big_e = m.copy()
-    act = np.flatnonzero(ecc > 0)
-    big_e[act] += 0.85 * ecc[act] * np.sign(np.sin(m[act]))
-    for _ in range(50):
-        if act.size == 0:
-            break
-        ea, ee = big_e[act], ecc[act]
-        step = (ea - ee * np.sin(ea) - m[act]) / (1.0 - ee * np.cos(ea))
-        big_e[act] = ea - step
-        act = act[np.abs(step) >= tol]
-    c_e, s_e = np.cos(big_e), np.sin(big_e)
-    den = 1.0 - ecc * c_e
-    c_nu = (c_e - ecc) / den
-    s_nu = np.sqrt(1.0 - ecc * ecc) * s_e / den
-    c_om, s_om = np.cos(omega_rad), np.sin(omega_rad)
-    return rv_systemic + k1_kms * (c_om * c_nu - s_om * s_nu + ecc * c_om)
-
-
 def simulate_rv_detection(
     codes: np.ndarray,
     mjd: np.ndarray,
@@ -436,9 +406,9 @@ def simulate_rv_detection(
     isb = stars.binary[codes].astype(bool) & (stars.k1_kms[codes] > 0)
     if isb.any():
         c = codes[isb]
-        rv[isb] = orbit_rv(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
-                           stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
-                           stars.omega_rad[c], stars.t_peri_mjd[c])
+        rv[isb] = radial_velocity(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
+                                  stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
+                                  stars.omega_rad[c], stars.t_peri_mjd[c])
     law = published_laws()["rv"]
     sig = (law.extended_from_log(np.log(snr)) if snr.size and snr.min() >= LAW_MIN_SNR
            else law.extended(snr))

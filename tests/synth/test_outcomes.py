@@ -17,13 +17,12 @@ from lkmrs_sched.synth.outcomes import (
     StarOutcomes,
     build_star_catalogue,
     expected_precision,
-    orbit_rv,
     plate_snr,
     simulate_rv_detection,
     star_outcomes,
     survey_totals,
 )
-from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
+from lkmrs_sched.synth.population import KIND_TARGET
 from lkmrs_sched.synth.synth import synthesize
 
 #: K1a1 and K1a2 overlap (stars on two plates); K2e4 stands alone.
@@ -228,15 +227,6 @@ def test_completeness_falls_with_period_on_table2(table2, plates, scenario, cata
                     / sum(bins[i]["n_binaries"] for i in sel))
         assert share([0, 1]) > share([5, 6]) + 0.3
         assert share([0, 1, 2]) > share([3]) > share([5, 6])
-
-
-def test_orbit_rv_is_radial_velocity():
-    rng = np.random.default_rng(3)
-    n = 20_000
-    args = (58000 + 2000 * rng.random(n), rng.normal(0, 30, n), 100 * rng.random(n),
-            10 ** rng.uniform(-0.5, 8, n), np.where(rng.random(n) < 0.3, 0, 0.95 * rng.random(n)),
-            2 * np.pi * rng.random(n), 58000 + 1000 * rng.random(n))
-    np.testing.assert_allclose(orbit_rv(*args), radial_velocity(*args), rtol=0, atol=1e-9)
 
 
 # --- 4. determinism -----------------------------------------------------------------------
