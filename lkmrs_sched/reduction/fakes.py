@@ -137,7 +137,13 @@ def fake_catalogue(
     sp = _fake_spectra(rng, size, st, ex, presence, snr_epoch_scatter)
     ms = _fake_measurements(rng, laws, st, ex, sp, outlier_fraction, outlier_range, lamp_shift)
     cols = _dr8_columns(size, st, ex, sp, ms, lasp_min_snr, both_arms)
+    return FakeCatalogue(cols, *_truth_tables(size, st, ex, sp, ms))
 
+
+def _truth_tables(size: _Size, st: _FakeStars, ex: _FakeExposures, sp: _FakeSpectra,
+                  ms: _FakeMeasurements) -> tuple[Table, Table, Table]:
+    """:class:`FakeCatalogue`'s ``stars``, ``offsets`` and ``spectra`` tables."""
+    n_spid = size.n_spid
     stars = Table()
     stars["uid"] = st.uid
     stars["plate"] = st.plate
@@ -163,7 +169,7 @@ def fake_catalogue(
     spectra["rv"] = sp.rv_true
     for name, out in ms.outliers.items():
         spectra[f"outlier_{name}"] = out
-    return FakeCatalogue(cols, stars, offsets, spectra)
+    return stars, offsets, spectra
 
 
 @dataclass(frozen=True)
