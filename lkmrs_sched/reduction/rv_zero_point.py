@@ -198,18 +198,10 @@ def common_star_offsets(
     n_used = np.bincount(exposure_plate[considered], minlength=n_plates)
 
     sel = usable & considered[exposure]
-    pair_key = star[sel].astype(np.int64) * max(n_plates, 1) + plate[sel]
-    pairs, pair = np.unique(pair_key, return_inverse=True)
-    n_pairs = pairs.size
-    pair_plate = (pairs % max(n_plates, 1)).astype(np.int64)
-    rv_s, w_s = rv[sel], weight[sel]
-    _, scatter, _, dev = weighted_mean_scatter(pair, rv_s, w_s, n_pairs)
-    n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
-    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
-    common = n_exp_pair >= need
-    with np.errstate(invalid="ignore"):
-        constant = common & (scatter < max_scatter)
-    member = constant[pair]
+    w_s = weight[sel]
+    pair_plate, common, constant, member, dev = _constant_stars(
+        star[sel], plate[sel], rv[sel], w_s, n_plates, n_used, max_scatter, min_presence
+    )
     unit = exposure[sel].astype(np.int64) * _N_SPID + spid[sel]
     off, err, n = _unit_stats(unit[member], dev[member], w_s[member], n_units)
     ok = n >= min_stars
@@ -226,6 +218,39 @@ def common_star_offsets(
         "plate_ok": plate_ok,
         "considered": considered,
     }
+
+
+def _constant_stars(
+    star: np.ndarray,
+    plate: np.ndarray,
+    rv: np.ndarray,
+    w: np.ndarray,
+    n_plates: int,
+    n_used: np.ndarray,
+    max_scatter: float,
+    min_presence: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Common and constant (star, plate) pairs among the usable, considered spectra.
+
+    Returns
+    -------
+    pair_plate, common, constant : ndarray, per pair
+        Plate of each pair; in enough considered exposures; and also of Eq. 2 scatter
+        below ``max_scatter``.
+    member, dev : ndarray, per spectrum
+        Spectrum of a constant pair; its RV minus its pair's weighted mean.
+    """
+    pair_key = star.astype(np.int64) * max(n_plates, 1) + plate
+    pairs, pair = np.unique(pair_key, return_inverse=True)
+    n_pairs = pairs.size
+    pair_plate = (pairs % max(n_plates, 1)).astype(np.int64)
+    _, scatter, _, dev = weighted_mean_scatter(pair, rv, w, n_pairs)
+    n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
+    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
+    common = n_exp_pair >= need
+    with np.errstate(invalid="ignore"):
+        constant = common & (scatter < max_scatter)
+    return pair_plate, common, constant, constant[pair], dev
 
 
 def _considered_exposures(
@@ -365,16 +390,7 @@ def rv_zero_points(
     )
     status = _common_status(np.isfinite(err), res, exp_plate, min_stars, min_plate_spectra)
     offsets = _offset_table(spectra, total, err, n_stars, status, lamp_e)
-    plates = Table()
-    plates["planid"] = np.asarray(spectra.plates["planid"])
-    plates["n_usable"] = res["n_usable"]
-    plates["n_exposures"] = np.asarray(spectra.plates["n_exposures"])
-    plates["n_exposures_used"] = res["n_exposures_used"]
-    plates["n_common"] = res["n_common"]
-    plates["n_constant"] = res["n_constant"]
-    plates["status"] = np.where(
-        res["plate_ok"], "ok", f"skipped: fewer than {min_plate_spectra} usable spectra"
-    )
+    plates = _common_plates_table(spectra.plates, res, min_plate_spectra)
     correction = lamp + np.nan_to_num(total[unit])
     zp = ZeroPoints(offsets, plates, correction, "common-constant-stars")
     offsets.meta.update(
@@ -414,6 +430,23 @@ def _iterate_offsets(
         n_stars = np.where(got, res["n_stars"], n_stars)
     total[~np.isfinite(err)] = np.nan
     return total, err, n_stars, res
+
+
+def _common_plates_table(
+    plates: Table, res: dict[str, np.ndarray], min_plate_spectra: int
+) -> Table:
+    """Per plate: usable spectra, exposures used, common and constant stars, status."""
+    t = Table()
+    t["planid"] = np.asarray(plates["planid"])
+    t["n_usable"] = res["n_usable"]
+    t["n_exposures"] = np.asarray(plates["n_exposures"])
+    t["n_exposures_used"] = res["n_exposures_used"]
+    t["n_common"] = res["n_common"]
+    t["n_constant"] = res["n_constant"]
+    t["status"] = np.where(
+        res["plate_ok"], "ok", f"skipped: fewer than {min_plate_spectra} usable spectra"
+    )
+    return t
 
 
 def _common_status(
