@@ -26,17 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.sky.footprints import PlateSet
+from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue
 from lkmrs_sched.synth.snr import Conditions, SNRLike
-
-if TYPE_CHECKING:
-    from lkmrs_sched.synth.fibres import Catalogue
 
 #: Spawn-key head of every synthesis stream ("SYN").
 SYNTH = 0x53594E
@@ -177,6 +174,13 @@ def night_effects(
     return lamp[inv], cloud[inv]
 
 
+def exposure_nights(lk: Table, seed: np.random.SeedSequence, cfg, where: str
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of ``lk``: its night's MJD, alternate-lamp flag and cloud extinction (mag)."""
+    night_mjd = iso_date_mjd(np.asarray(lk["night"]).astype(str), f"{where}: exposures night")
+    return (night_mjd, *night_effects(night_mjd, seed, cfg, f"{where}: [snr]"))
+
+
 # --- exposures ------------------------------------------------------------------------
 
 
@@ -262,6 +266,11 @@ def fibre_indices(cat: Catalogue, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     return cat.spid[rows].astype(np.int64) - 1, cat.fiberid[rows].astype(np.int64) - 1
 
 
+def dead_fibres(cat: Catalogue, rows: np.ndarray) -> np.ndarray:
+    """Whether the fibre of each assignment ``rows`` is dead (``STATUS_DEAD``)."""
+    return cat.fibres.status[fibre_indices(cat, rows)] == STATUS_DEAD
+
+
 def jittered_throughput(cat: Catalogue, rows: np.ndarray, z: np.ndarray,
                         jitter: float) -> np.ndarray:
     """Fibre throughput of ``rows`` times a log-normal jitter of mean 1, shape (n_e, n).
@@ -281,3 +290,72 @@ def arm_snr(model: SNRLike, arm: str, cat: Catalogue, rows: np.ndarray, cond: Co
     eff = cat.fibres.arm_efficiency[spid0]
     return model.snr(arm, cat.stars.gmag[st][None, :], cond, cat.stars.teff[st][None, :],
                      throughput * eff[None, :, ARM_INDEX[arm]])
+
+
+# --- a plate's exposures --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExposureBlock:
+    """The exposures ``e_idx`` × objects ``rows`` of one plate, up to their S/N.
+
+    Attributes
+    ----------
+    noise : ExposureNoise
+        The per-exposure streams' deviates.
+    transparency : ndarray, shape (n_e,)
+        Cloud transmission of each exposure.
+    throughput : ndarray, shape (n_e, n)
+        Jittered fibre throughput.
+    snr : dict of str to ndarray, shape (n_e, n)
+        S/N per arm asked for.
+    """
+
+    noise: ExposureNoise
+    transparency: np.ndarray
+    throughput: np.ndarray
+    snr: dict[str, np.ndarray]
+
+
+def exposure_block(
+    model: SNRLike,
+    cat: Catalogue,
+    rows: np.ndarray,
+    lk: Table,
+    e_idx: np.ndarray,
+    plan_keys: np.ndarray,
+    seed: np.random.SeedSequence,
+    scenario,
+    cloud_night: np.ndarray | None,
+    arms: tuple[str, ...] = ("blue", "red"),
+    normal_rows: int = NORMAL_ROWS,
+    uniform_rows: int = UNIFORM_ROWS,
+) -> ExposureBlock:
+    """Streams, transparency, throughput and S/N of exposures ``e_idx`` of one plate.
+
+    Parameters
+    ----------
+    model : SNRLike
+    cat : Catalogue
+    rows : ndarray of int
+        The plate's catalogue assignments (``cat.rows_of(plate)``).
+    lk : Table
+        The LK-MRS exposures (:func:`lkmrs_exposures`); ``e_idx`` are rows of it.
+    plan_keys : ndarray of int
+        :func:`plan_key` of each row of ``lk``.
+    scenario : Scenario
+        ``[snr]`` (transparency) and ``[population] fibre_jitter``.
+    cloud_night : ndarray, optional
+        Night cloud extinction per row of ``lk`` (needed by the cloud model only).
+    arms : tuple of str
+        Arms to compute the S/N of.
+    normal_rows, uniform_rows : int
+        Rows of the per-exposure streams to draw (:func:`exposure_noise`).
+    """
+    noise = exposure_noise(seed, plan_keys[e_idx], np.asarray(lk["lmjm"], np.int64)[e_idx],
+                           cat.fibres.throughput.shape[0], len(rows), normal_rows, uniform_rows)
+    tr = exposure_transparency(lk, e_idx, scenario.snr, cloud_night, noise.cloud_u)
+    cond = exposure_conditions(lk, e_idx, tr)
+    thr = jittered_throughput(cat, rows, noise.zs[0], scenario.population.fibre_jitter)
+    return ExposureBlock(noise, tr, thr,
+                         {arm: arm_snr(model, arm, cat, rows, cond, thr) for arm in arms})

@@ -74,20 +74,15 @@ from lkmrs_sched.core.precision import LAW_MIN_SNR, published_laws
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.exposures import (
-    arm_snr,
-    exposure_conditions,
-    exposure_noise,
-    exposure_transparency,
-    fibre_indices,
-    iso_date_mjd,
-    jittered_throughput,
+    dead_fibres,
+    exposure_block,
+    exposure_nights,
     lkmrs_exposures,
     mid_exposure_mjd,
     needs_night_clouds,
-    night_effects,
     plan_key,
 )
-from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
+from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
 from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
 from lkmrs_sched.synth.snr import SNRLike, model_from_config
 
@@ -261,25 +256,16 @@ def plate_snr(
     if len(lk) == 0:
         return []
     mid = mid_exposure_mjd(lk)
-    lmjm = np.asarray(lk["lmjm"], np.int64)
     keys = np.array([plan_key(p) for p in plates.plan_id], np.int64)[plate_of]
-    cloud_night = None
-    if needs_night_clouds(lk, cfg):
-        night_mjd = iso_date_mjd(np.asarray(lk["night"]).astype(str), f"{where}: exposures night")
-        cloud_night = night_effects(night_mjd, ss, cfg, f"{where}: [snr]")[1]
-    n_sp = cat.fibres.throughput.shape[0]
-    dead_all = cat.fibres.status == STATUS_DEAD
+    cloud_night = exposure_nights(lk, ss, cfg, where)[2] if needs_night_clouds(lk, cfg) else None
     out = []
     for p in np.unique(plate_of).tolist():
         e_idx = np.flatnonzero(plate_of == p)
         rows = cat.rows_of(p)
         # synth's per-exposure streams, up to the first row of normals (the fibre jitter).
-        noise = exposure_noise(ss, keys[e_idx], lmjm[e_idx], n_sp, len(rows),
-                               normal_rows=1, uniform_rows=0)
-        tr = exposure_transparency(lk, e_idx, cfg, cloud_night, noise.cloud_u)
-        thr = jittered_throughput(cat, rows, noise.zs[0], scenario.population.fibre_jitter)
-        snr = arm_snr(model, "blue", cat, rows, exposure_conditions(lk, e_idx, tr), thr)
-        dead = dead_all[fibre_indices(cat, rows)][None, :]
+        snr = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
+                             arms=("blue",), normal_rows=1, uniform_rows=0).snr["blue"]
+        dead = dead_fibres(cat, rows)[None, :]
         usable = ~dead & ~(snr < 1)
         good = usable & (snr.astype(np.float32) > np.float32(SNR_GOOD))
         out.append(PlateSNR(p, e_idx, rows, mid[e_idx], snr, usable, good))

@@ -60,20 +60,17 @@ from lkmrs_sched.sky.almanac import lunar_days_of
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.exposures import (
     ZP,
-    arm_snr,
-    exposure_conditions,
-    exposure_noise,
-    exposure_transparency,
+    dead_fibres,
+    exposure_block,
     fibre_indices,
     iso_date_mjd,
-    jittered_throughput,
     lkmrs_exposures,
     mid_exposure_mjd,
     night_effects,
     plan_key,
     stream_seed,
 )
-from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
+from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
 from lkmrs_sched.synth.snr import SNRLike, measurement_noise, model_from_config
 
 ZP_GRID_START_MJD, ZP_GRID_DAYS = 57000, 8000
@@ -305,13 +302,10 @@ def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Expos
     stars = cat.stars
     st = cat.star[rows]
     spid0, _ = fibre_indices(cat, rows)
-    noise = exposure_noise(ss, ex.plan_key[e_idx], ex.lmjm[e_idx], zp_slow.shape[0], len(rows))
-    zs, us = noise.zs, noise.us
-    tr = exposure_transparency(ex.lk, e_idx, cfg, ex.cloud_night, noise.cloud_u)
-    cond = exposure_conditions(ex.lk, e_idx, tr)
-    thr = jittered_throughput(cat, rows, zs[0], scenario.population.fibre_jitter)
-    snr_b = arm_snr(model, "blue", cat, rows, cond, thr)
-    snr_r = arm_snr(model, "red", cat, rows, cond, thr)
+    blk = exposure_block(model, cat, rows, ex.lk, e_idx, ex.plan_key, ss, scenario,
+                         ex.cloud_night)
+    noise, tr, thr = blk.noise, blk.transparency, blk.throughput
+    snr_b, snr_r = blk.snr["blue"], blk.snr["red"]
     # True RVs at mid-exposure; Kepler's equation only for the binaries.
     rv = np.broadcast_to(stars.rv_systemic[st], snr_b.shape).copy()
     b = np.flatnonzero(stars.binary[st])
@@ -322,7 +316,7 @@ def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Expos
     zp = zp_unit[:, spid0]
     shift = zp + cfg.alt_lamp_offset.to_value(u.km / u.s) * ex.lamp[e_idx, None]
     out = measure(snr_b, snr_r, rv + shift, stars.teff[st], stars.logg[st], stars.feh[st],
-                  zs, us, law, cfg)
+                  noise.zs, noise.us, law, cfg)
     out.update(rv_true=rv, zp=zp, snr_b=snr_b, snr_r=snr_r, thr=thr, transparency=tr)
     return out
 
@@ -428,8 +422,7 @@ class _Writer:
         lo, hi = 2 * t0, 2 * t1
         st = cat.star[rows]
         spid, fib = cat.spid[rows], cat.fiberid[rows]
-        dead = cat.fibres.status[spid.astype(np.int64) - 1, fib.astype(np.int64) - 1] \
-            == STATUS_DEAD
+        dead = dead_fibres(cat, rows)
         moon_alt = np.asarray(ex.lk["moon_altitude_deg"], float)[e_idx]
         per_exp = {
             "obsdate": ex.night[e_idx].astype("S10"),
