@@ -8,11 +8,9 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from lkmrs_sched.core.config import default_scenario
 from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction.combine import combine_parameter
 from lkmrs_sched.sim.obslog import import_table2
-from lkmrs_sched.sky.footprints import load_lkmrs
 from lkmrs_sched.synth.outcomes import (
     StarOutcomes,
     build_star_catalogue,
@@ -27,16 +25,6 @@ from lkmrs_sched.synth.synth import synthesize
 
 #: K1a1 and K1a2 overlap (stars on two plates); K2e4 stands alone.
 SMALL = ("K1a1", "K1a2", "K2e4")
-
-
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
 
 
 @pytest.fixture(scope="module")

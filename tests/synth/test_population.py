@@ -11,7 +11,6 @@ import pytest
 
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.geometry import angular_separation
-from lkmrs_sched.sky.footprints import load_lkmrs
 from lkmrs_sched.synth.fibres import STATUS_DEAD, STATUS_WEAK, build_catalogue, draw_fibres
 from lkmrs_sched.synth.population import (
     N_NORMAL,
@@ -30,11 +29,6 @@ CFG = PopulationConfig()
 def angular_distance(ra1, dec1, ra2, dec2):
     """Great-circle distance in degrees, from degrees."""
     return np.degrees(angular_separation(*map(np.radians, (ra1, dec1, ra2, dec2))))
-
-
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from astropy.table import Table
 
 from lkmrs_sched import cli
-from lkmrs_sched.core.config import default_scenario, parse_scenario
+from lkmrs_sched.core.config import parse_scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.sim.obslog import ObservationLog
@@ -60,16 +60,6 @@ def make_exposures(plate_names=PLATES, nights=("2018-10-15", "2018-12-20", "2019
     rows.append(extra)
     rows.append(dict(rows[0], exposure_id=2, project="TD-B", plan_id="TD000000N000000B01"))
     return Table(rows=rows)
-
-
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
 
 
 @pytest.fixture(scope="module")
