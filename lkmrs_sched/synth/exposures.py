@@ -4,7 +4,8 @@ The full path (:func:`lkmrs_sched.synth.synth.synthesize`) and the per-star fast
 (:func:`lkmrs_sched.synth.outcomes.plate_snr`) must give every spectrum the same S/N,
 bit for bit. Both take from here the pieces that fix it: the checked LK-MRS rows of an
 exposures table, the named random streams, the per-night effects, an exposure's
-transparency and conditions, and the fibres' jittered throughput.
+transparency and conditions, and the fibres' jittered throughput, put together for a
+plate's exposures by :func:`exposure_block`.
 
 Random streams
     Every stream is ``SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, SYNTH,
