@@ -7,6 +7,7 @@ Steps (one module each): :mod:`.readers` (DR8-layout catalogues → one
 :mod:`.outputs` and :mod:`.figures` (files). Nothing here imports the simulator.
 """
 
+from lkmrs_sched.core.precision import PrecisionLaw, published_laws
 from lkmrs_sched.reduction.combine import combine_epochs, combine_parameter
 from lkmrs_sched.reduction.pipeline import (
     ReductionConfig,
@@ -27,13 +28,7 @@ from lkmrs_sched.reduction.rv_zero_point import (
     rv_zero_points,
     rv_zero_points_reference,
 )
-from lkmrs_sched.reduction.uncertainty import (
-    PrecisionFit,
-    PrecisionLaw,
-    fit_internal_precision,
-    internal_deltas,
-    published_laws,
-)
+from lkmrs_sched.reduction.uncertainty import PrecisionFit, fit_internal_precision, internal_deltas
 from lkmrs_sched.reduction.variability import rv_variability
 
 __all__ = [

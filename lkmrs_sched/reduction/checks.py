@@ -44,127 +44,151 @@ def check_rows(
             + " (rename others with --column-map CATALOGUE_NAME=our_name)",
             "missing required columns",
         )
-    keep = np.ones(n, dtype=bool)
+    rows = _Rows(n, where, report)
     out: dict[str, Any] = {}
+    _check_identity(cols, rows, out)
+    _check_snr_and_position(cols, rows, out)
+    # Parameter columns: a bad value is treated as missing; the spectrum stays.
+    params = {**{f"{p}": LASP_COLUMNS[p] for p in LASP_COLUMNS}, "rv": rv_column}
+    for ours, theirs in params.items():
+        err_name = rv_error_column if ours == "rv" else f"{theirs}_err"
+        out[ours], out[f"{ours}_err"] = _check_parameter(cols, rows, out["blue"], ours, theirs,
+                                                         err_name)
+    _check_optional(cols, rows, out)
+    # Compact types: these are kept for every row until the arms are joined.
+    for name, dtype in (("spid", np.int16), ("fiberid", np.int16), ("fibermask", np.int32)):
+        out[name] = out[name].astype(dtype)
+    if rows.keep.all():
+        return out
+    mask = pa.array(rows.keep)
+    for name, values in out.items():
+        out[name] = values.filter(mask) if isinstance(values, pa.Array) else values[rows.keep]
+    return out
 
-    def excluded(column: str, mask: np.ndarray, problem: str) -> None:
-        report.add(where, column, mask & keep, problem, "rows excluded", "error")
-        keep[mask] = False
 
-    # Identity columns: a row without them cannot be placed; exclude it.
+class _Rows:
+    """The rows of one input being checked: which are still kept, and the report."""
+
+    def __init__(self, n: int, where: str, report: ReadReport):
+        self.n = n
+        self.where = where
+        self.report = report
+        self.keep = np.ones(n, dtype=bool)
+
+    def exclude(self, column: str, mask: np.ndarray, problem: str) -> None:
+        """Exclude the rows of ``mask`` (reported as errors, counting rows still kept)."""
+        self.report.add(self.where, column, mask & self.keep, problem, "rows excluded", "error")
+        self.keep[mask] = False
+
+    def note(self, column: str, mask: np.ndarray | int, problem: str, action: str,
+             severity: str) -> None:
+        """Report the rows of ``mask`` (a value treated as missing, or bookkeeping)."""
+        self.report.add(self.where, column, mask, problem, action, severity)
+
+
+def _check_identity(cols: dict[str, Any], rows: _Rows, out: dict[str, Any]) -> None:
+    """Identity columns: a row without them cannot be placed; exclude it. Sets ``blue``."""
     for name in ("obsid", "spid", "lmjm"):
         values, miss, bad = C.as_int(cols[name])
-        excluded(name, miss, "missing value")
-        excluded(name, bad, "not an integer")
+        rows.exclude(name, miss, "missing value")
+        rows.exclude(name, bad, "not an integer")
         out[name] = values
-    excluded("spid", (out["spid"] < 1) | (out["spid"] > 16), "spectrograph ID outside 1-16")
-    excluded("lmjm", (out["lmjm"] <= 0) | (out["lmjm"] >= 2**32), "lmjm not a positive minute")
+    rows.exclude("spid", (out["spid"] < 1) | (out["spid"] > 16), "spectrograph ID outside 1-16")
+    rows.exclude("lmjm", (out["lmjm"] <= 0) | (out["lmjm"] >= 2**32),
+                 "lmjm not a positive minute")
     for name in ("uid", "planid"):
         values, miss = C.as_text(cols[name])
-        excluded(name, miss, "missing value")
+        rows.exclude(name, miss, "missing value")
         out[name] = values
     if "band" in cols:
         band, miss = C.as_text(cols["band"])
         blue = C.text_in(band, miss, {"B"})
         red = C.text_in(band, miss, {"R"})
-        excluded("band", ~blue & ~red, 'band not "B" or "R"')
+        rows.exclude("band", ~blue & ~red, 'band not "B" or "R"')
     else:
-        blue = np.ones(n, dtype=bool)
-        report.add(where, "band", n, "no band column", "all rows read as blue-arm spectra", "info")
+        blue = np.ones(rows.n, dtype=bool)
+        rows.note("band", rows.n, "no band column", "all rows read as blue-arm spectra", "info")
     out["blue"] = blue
 
+
+def _check_snr_and_position(cols: dict[str, Any], rows: _Rows, out: dict[str, Any]) -> None:
+    """S/N and coordinates: rows without usable values are excluded."""
     snr, miss, bad = C.as_float(cols["snr"])
-    excluded("snr", miss, "S/N missing or NaN")
-    excluded("snr", bad, "S/N not a number")
+    rows.exclude("snr", miss, "S/N missing or NaN")
+    rows.exclude("snr", bad, "S/N not a number")
     with np.errstate(invalid="ignore"):
-        excluded("snr", snr < 0, "negative S/N")
-        excluded("snr", np.isinf(snr), "infinite S/N")
+        rows.exclude("snr", snr < 0, "negative S/N")
+        rows.exclude("snr", np.isinf(snr), "infinite S/N")
     out["snr"] = snr
 
     ra, miss_ra, bad_ra = C.as_float(cols["ra_obs"])
     dec, miss_dec, bad_dec = C.as_float(cols["dec_obs"])
-    excluded("ra_obs", miss_ra | bad_ra, "missing or not a number")
-    excluded("dec_obs", miss_dec | bad_dec, "missing or not a number")
+    rows.exclude("ra_obs", miss_ra | bad_ra, "missing or not a number")
+    rows.exclude("dec_obs", miss_dec | bad_dec, "missing or not a number")
     with np.errstate(invalid="ignore"):
-        excluded("ra_obs", (ra < 0) | (ra >= 360), "RA outside [0, 360) deg")
-        excluded("dec_obs", np.abs(dec) > 90, "Dec outside [-90, 90] deg")
+        rows.exclude("ra_obs", (ra < 0) | (ra >= 360), "RA outside [0, 360) deg")
+        rows.exclude("dec_obs", np.abs(dec) > 90, "Dec outside [-90, 90] deg")
     out["ra"], out["dec"] = ra, dec
 
-    # Parameter columns: a bad value is treated as missing; the spectrum stays.
-    arm_rows = {"B": blue, "R": ~blue}
-    params = {**{f"{p}": LASP_COLUMNS[p] for p in LASP_COLUMNS}, "rv": rv_column}
-    for ours, theirs in params.items():
-        rows = arm_rows[C.rv_arm(theirs)] if ours == "rv" else blue
-        err_name = rv_error_column if ours == "rv" else f"{theirs}_err"
-        value, _, bad = C.as_float(cols[theirs])
-        error, _, bad_err = C.as_float(cols[err_name])
-        flag = "bad_r" if (ours == "rv" and C.rv_arm(theirs) == "R") else "bad_b"
-        report.add(
-            where, theirs, bad & rows & keep, "not a number", "treated as missing", "warning"
-        )
-        report.add(
-            where, err_name, bad_err & rows & keep, "not a number", "treated as missing", "warning"
-        )
-        sentinel = np.abs(value - C.SENTINEL) < 0.5
-        report.add(
-            where,
-            theirs,
-            sentinel & rows & keep,
-            "LAMOST no-value mark -9999",
-            "treated as missing",
-            "info",
-        )
-        value[sentinel | ~rows] = np.nan
-        error[(np.abs(error - C.SENTINEL) < 0.5) | ~rows | np.isnan(value)] = np.nan
-        with np.errstate(invalid="ignore"):
-            nonpos = error <= 0
-            report.add(
-                where,
-                err_name,
-                nonpos & keep,
-                "error not positive",
-                "error treated as missing",
-                "warning",
-            )
-            error[nonpos] = np.nan
-            if ours == "teff":
-                cold = value <= 0
-                report.add(
-                    where, theirs, cold & keep, "Teff not positive", "treated as missing", "warning"
-                )
-                value[cold] = np.nan
-        if flag in cols:
-            flagged, _, _ = C.as_int(cols[flag])
-            hit = (flagged != 0) & rows & np.isfinite(value)
-            report.add(
-                where,
-                theirs,
-                hit & keep,
-                f"arm flagged bad by LAMOST ({flag} != 0)",
-                "treated as missing",
-                "info",
-            )
-            value[hit] = np.nan
-            error[hit] = np.nan
-        out[ours], out[f"{ours}_err"] = value, error
 
-    # Optional columns.
+def _check_parameter(
+    cols: dict[str, Any], rows: _Rows, blue: np.ndarray, ours: str, theirs: str, err_name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """One parameter and its error: bad, no-value, flagged or other-arm values become NaN."""
+    keep = rows.keep
+    arm_rows = blue if ours != "rv" or C.rv_arm(theirs) == "B" else ~blue
+    value, _, bad = C.as_float(cols[theirs])
+    error, _, bad_err = C.as_float(cols[err_name])
+    flag = "bad_r" if (ours == "rv" and C.rv_arm(theirs) == "R") else "bad_b"
+    rows.note(theirs, bad & arm_rows & keep, "not a number", "treated as missing", "warning")
+    rows.note(err_name, bad_err & arm_rows & keep, "not a number", "treated as missing",
+              "warning")
+    sentinel = np.abs(value - C.SENTINEL) < 0.5
+    rows.note(theirs, sentinel & arm_rows & keep, "LAMOST no-value mark -9999",
+              "treated as missing", "info")
+    value[sentinel | ~arm_rows] = np.nan
+    error[(np.abs(error - C.SENTINEL) < 0.5) | ~arm_rows | np.isnan(value)] = np.nan
+    with np.errstate(invalid="ignore"):
+        nonpos = error <= 0
+        rows.note(err_name, nonpos & keep, "error not positive", "error treated as missing",
+                  "warning")
+        error[nonpos] = np.nan
+        if ours == "teff":
+            cold = value <= 0
+            rows.note(theirs, cold & keep, "Teff not positive", "treated as missing", "warning")
+            value[cold] = np.nan
+    if flag in cols:
+        flagged, _, _ = C.as_int(cols[flag])
+        hit = (flagged != 0) & arm_rows & np.isfinite(value)
+        rows.note(theirs, hit & keep, f"arm flagged bad by LAMOST ({flag} != 0)",
+                  "treated as missing", "info")
+        value[hit] = np.nan
+        error[hit] = np.nan
+    return value, error
+
+
+def _check_optional(cols: dict[str, Any], rows: _Rows, out: dict[str, Any]) -> None:
+    """Optional columns: IDs, fibre, lamp flag, names; bad values read as unknown."""
+    import pyarrow as pa
+
+    keep, n = rows.keep, rows.n
+
     def optional_int(name: str) -> np.ndarray:
         if name not in cols:
             return np.zeros(n, dtype=np.int64)
         values, _, bad = C.as_int(cols[name])
-        report.add(where, name, bad & keep, "not an integer", "read as 0 (unknown)", "warning")
+        rows.note(name, bad & keep, "not an integer", "read as 0 (unknown)", "warning")
         values[bad | (values < 0)] = 0
         return values
 
     for name in ("fiberid", "gaia_source_id", "kic_id", "epic_id", "fibermask"):
         out[name] = optional_int(name)
     bad_fibre = (out["fiberid"] < 0) | (out["fiberid"] > 250)
-    report.add(where, "fiberid", bad_fibre & keep, "fibre ID outside 1-250", "read as 0", "warning")
+    rows.note("fiberid", bad_fibre & keep, "fibre ID outside 1-250", "read as 0", "warning")
     out["fiberid"][bad_fibre] = 0
     if "alt_lamp" in cols:
         lamp, _, bad = C.as_bool(cols["alt_lamp"])
-        report.add(where, "alt_lamp", bad & keep, "not true/false", "read as false", "warning")
+        rows.note("alt_lamp", bad & keep, "not true/false", "read as false", "warning")
         out["alt_lamp"] = lamp & ~bad
     else:
         out["alt_lamp"] = np.zeros(n, dtype=bool)
@@ -175,13 +199,3 @@ def check_rows(
             out[name] = pa.DictionaryArray.from_arrays(
                 pa.nulls(n, type=pa.int32()), pa.array([], type=pa.large_string())
             )
-
-    # Compact types: these are kept for every row until the arms are joined.
-    for name, dtype in (("spid", np.int16), ("fiberid", np.int16), ("fibermask", np.int32)):
-        out[name] = out[name].astype(dtype)
-    if keep.all():
-        return out
-    mask = pa.array(keep)
-    for name, values in out.items():
-        out[name] = values.filter(mask) if isinstance(values, pa.Array) else values[keep]
-    return out

@@ -2,7 +2,7 @@
 
 The tables have the real DR8 column layout (one row per spectrum and arm) so they go
 through the same reader as real data. Measurement noise follows the Table 4 law
-(:func:`~lkmrs_sched.reduction.uncertainty.published_laws`); RV offsets per
+(:func:`~lkmrs_sched.core.precision.published_laws`); RV offsets per
 (plate, spectrograph, exposure), the alternate-lamp shift, outliers and binaries can be
 injected. This module is not the survey simulator (which writes the same layout from a
 simulated observing log); it only needs NumPy and a seeded generator.
@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.reduction.readers import designation_from_coordinates
-from lkmrs_sched.reduction.uncertainty import PrecisionLaw, published_laws
+from lkmrs_sched.core.geometry import designation
+from lkmrs_sched.core.precision import PrecisionLaw, published_laws
 
 _BASE_MJD = 58390  # 2018 September
 #: Table 4 was fitted up to S/N 300; above it the noise is held at σ(300).
@@ -62,7 +62,7 @@ class FakeCatalogue:
 
 def _planid(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     """``TD`` + RA hhmmss + N/S + Dec ddmmss + ``K01`` (truncated; one per plate)."""
-    names = designation_from_coordinates(ra, dec)
+    names = designation(ra, dec)
     return np.array([f"TD{x[1:7]}{'N' if x[10] == '+' else 'S'}{x[11:17]}K01" for x in names])
 
 
@@ -130,20 +130,135 @@ def fake_catalogue(
     """
     rng = np.random.default_rng(seed)
     laws = laws or published_laws()
-    n_star = n_plates * n_spid * stars_per_spid
-    star = np.arange(n_star)
-    plate_of = star // (n_spid * stars_per_spid)
-    spid_of = (star // stars_per_spid) % n_spid + 1
-    fiber_of = star % stars_per_spid + 1 + (250 - stars_per_spid) // 2
+    size = _Size(n_plates, first_plate, n_spid, stars_per_spid, n_exposures)
+    # The draws below are made in this order from the one stream.
+    st = _fake_stars(rng, size, snr_range, binary_fraction, binary_k_range)
+    ex = _fake_exposures(rng, size, exposure_scatter, lamp_exposures, rv_offset_sigma)
+    sp = _fake_spectra(rng, size, st, ex, presence, snr_epoch_scatter)
+    ms = _fake_measurements(rng, laws, st, ex, sp, outlier_fraction, outlier_range, lamp_shift)
+    cols = _dr8_columns(size, st, ex, sp, ms, lasp_min_snr, both_arms)
+    return FakeCatalogue(cols, *_truth_tables(size, st, ex, sp, ms))
 
-    plate_no = first_plate + np.arange(n_plates)
+
+def _truth_tables(size: _Size, st: _FakeStars, ex: _FakeExposures, sp: _FakeSpectra,
+                  ms: _FakeMeasurements) -> tuple[Table, Table, Table]:
+    """:class:`FakeCatalogue`'s ``stars``, ``offsets`` and ``spectra`` tables."""
+    n_spid = size.n_spid
+    stars = Table()
+    stars["uid"] = st.uid
+    stars["plate"] = st.plate
+    stars["spid"] = st.spid
+    stars["teff"], stars["logg"], stars["feh"], stars["rv"] = st.teff, st.logg, st.feh, st.rv0
+    stars["binary_k"] = st.k_amp
+    stars["snr"] = st.snr
+
+    n_exp = size.n_plates * size.n_exposures
+    offsets = Table()
+    offsets["planid"] = np.repeat(st.planids[ex.plate], n_spid)
+    offsets["exposure"] = np.repeat(np.arange(n_exp), n_spid)
+    offsets["lmjm"] = np.repeat(ex.lmjm, n_spid)
+    offsets["spid"] = np.tile(np.arange(1, n_spid + 1), n_exp)
+    offsets["offset"] = ex.unit_offset.ravel()
+    offsets["alt_lamp"] = np.repeat(ex.alt, n_spid)
+
+    spectra = Table()
+    spectra["obsid"] = sp.obsid
+    spectra["star"] = sp.star
+    spectra["exposure"] = sp.exposure
+    spectra["snr"] = sp.snr
+    spectra["rv"] = sp.rv_true
+    for name, out in ms.outliers.items():
+        spectra[f"outlier_{name}"] = out
+    return stars, offsets, spectra
+
+
+@dataclass(frozen=True)
+class _Size:
+    """Survey size of a fake catalogue (see :func:`fake_catalogue`)."""
+
+    n_plates: int
+    first_plate: int
+    n_spid: int
+    stars_per_spid: int
+    n_exposures: int
+
+    @property
+    def per_plate(self) -> int:
+        return self.n_spid * self.stars_per_spid
+
+
+@dataclass(frozen=True)
+class _FakeStars:
+    """Per star: place (plate, spectrograph, fibre, position), truth and IDs."""
+
+    plate: np.ndarray
+    spid: np.ndarray
+    fiber: np.ndarray
+    ra: np.ndarray
+    dec: np.ndarray
+    planids: np.ndarray  # per plate
+    teff: np.ndarray
+    logg: np.ndarray
+    feh: np.ndarray
+    rv0: np.ndarray
+    snr: np.ndarray
+    k_amp: np.ndarray
+    period: np.ndarray
+    phase: np.ndarray
+    uid: np.ndarray
+
+
+@dataclass(frozen=True)
+class _FakeExposures:
+    """Per exposure: plate, lmjm, S/N factor, lamp flag; RV offset per spectrograph."""
+
+    plate: np.ndarray
+    lmjm: np.ndarray
+    factor: np.ndarray
+    alt: np.ndarray
+    unit_offset: np.ndarray  # (n_exp, n_spid)
+
+
+@dataclass(frozen=True)
+class _FakeSpectra:
+    """Per spectrum: star, exposure, S/N per arm and the true RV."""
+
+    obsid: np.ndarray
+    star: np.ndarray
+    exposure: np.ndarray
+    snr: np.ndarray
+    snr_r: np.ndarray
+    rv_true: np.ndarray
+
+
+@dataclass(frozen=True)
+class _FakeMeasurements:
+    """Measured values, their errors and outlier flags per parameter; arm RVs."""
+
+    measured: dict[str, np.ndarray]
+    errors: dict[str, np.ndarray]
+    outliers: dict[str, np.ndarray]
+    rv_b: np.ndarray
+    rv_r: np.ndarray
+    sig_r: np.ndarray
+
+
+def _fake_stars(rng: np.random.Generator, size: _Size, snr_range: tuple[float, float],
+                binary_fraction: float, binary_k_range: tuple[float, float]) -> _FakeStars:
+    """Stars on their fibres, positions within 2.4° of their plate, truth and orbits."""
+    n_star = size.n_plates * size.per_plate
+    star = np.arange(n_star)
+    plate_of = star // size.per_plate
+    spid_of = (star // size.stars_per_spid) % size.n_spid + 1
+    fiber_of = star % size.stars_per_spid + 1 + (250 - size.stars_per_spid) // 2
+
+    plate_no = size.first_plate + np.arange(size.n_plates)
     plate_ra = (60.0 + 25.0 * plate_no) % 360.0
     plate_dec = 20.0 + 2.0 * (plate_no % 7)
     rad = 2.4 * np.sqrt(rng.random(n_star))
     ang = rng.uniform(0, 2 * np.pi, n_star)
     dec = plate_dec[plate_of] + rad * np.sin(ang)
     ra = (plate_ra[plate_of] + rad * np.cos(ang) / np.cos(np.radians(dec))) % 360.0
-    planids = _planid(plate_ra, plate_dec)
 
     giant = rng.random(n_star) < 0.4
     teff = np.where(giant, rng.normal(4800, 250, n_star), rng.normal(5800, 500, n_star))
@@ -156,23 +271,36 @@ def fake_catalogue(
     k_amp = np.where(binary, rng.uniform(*binary_k_range, n_star), 0.0)
     period = np.exp(rng.uniform(np.log(2.0), np.log(300.0), n_star))
     phase = rng.uniform(0, 2 * np.pi, n_star)
-
-    # Exposures: 4 per visit night, nights ~10 d apart, per plate.
-    n_exp = n_plates * n_exposures
-    exp_plate = np.repeat(np.arange(n_plates), n_exposures)
-    k = np.tile(np.arange(n_exposures), n_plates)
-    day = _BASE_MJD + first_plate + exp_plate + 10 * (k // 4)
-    lmjm = (day * 1440 + 20 * 60 + 23 * (k % 4)).astype(np.int64)
-    exp_factor = np.exp(rng.normal(0.0, exposure_scatter, n_exp))
-    alt = k < lamp_exposures
-    unit_offset = (
-        rng.normal(0.0, rv_offset_sigma, (n_exp, n_spid))
-        if rv_offset_sigma
-        else (np.zeros((n_exp, n_spid)))
+    gstar = star + size.first_plate * size.per_plate
+    return _FakeStars(
+        plate=plate_of, spid=spid_of, fiber=fiber_of, ra=ra, dec=dec,
+        planids=_planid(plate_ra, plate_dec), teff=teff, logg=logg, feh=feh, rv0=rv0,
+        snr=snr_star, k_amp=k_amp, period=period, phase=phase,
+        uid=np.char.mod("G%013d", 1_000_000 + gstar).astype(str),
     )
 
-    # Spectra: every star in every exposure of its plate (minus absences).
-    per_plate = n_spid * stars_per_spid
+
+def _fake_exposures(rng: np.random.Generator, size: _Size, exposure_scatter: float,
+                    lamp_exposures: int, rv_offset_sigma: float) -> _FakeExposures:
+    """Exposures: 4 per visit night, nights ~10 d apart, per plate."""
+    n_exp = size.n_plates * size.n_exposures
+    exp_plate = np.repeat(np.arange(size.n_plates), size.n_exposures)
+    k = np.tile(np.arange(size.n_exposures), size.n_plates)
+    day = _BASE_MJD + size.first_plate + exp_plate + 10 * (k // 4)
+    lmjm = (day * 1440 + 20 * 60 + 23 * (k % 4)).astype(np.int64)
+    exp_factor = np.exp(rng.normal(0.0, exposure_scatter, n_exp))
+    unit_offset = (
+        rng.normal(0.0, rv_offset_sigma, (n_exp, size.n_spid))
+        if rv_offset_sigma
+        else (np.zeros((n_exp, size.n_spid)))
+    )
+    return _FakeExposures(exp_plate, lmjm, exp_factor, k < lamp_exposures, unit_offset)
+
+
+def _fake_spectra(rng: np.random.Generator, size: _Size, st: _FakeStars, ex: _FakeExposures,
+                  presence: float, snr_epoch_scatter: float) -> _FakeSpectra:
+    """Every star in every exposure of its plate (minus absences), with S/N and true RV."""
+    n_plates, n_exposures, per_plate = size.n_plates, size.n_exposures, size.per_plate
     s_idx = np.repeat(np.arange(n_plates), per_plate * n_exposures) * per_plate + np.tile(
         np.repeat(np.arange(per_plate), n_exposures), n_plates
     )
@@ -183,12 +311,23 @@ def fake_catalogue(
         here = rng.random(s_idx.size) < presence
         s_idx, e_idx = s_idx[here], e_idx[here]
     n_spec = s_idx.size
-    snr = snr_star[s_idx] * exp_factor[e_idx] * np.exp(rng.normal(0, snr_epoch_scatter, n_spec))
+    snr = st.snr[s_idx] * ex.factor[e_idx] * np.exp(rng.normal(0, snr_epoch_scatter, n_spec))
     snr_r = snr * np.exp(rng.normal(0.25, 0.1, n_spec))
-    mjd = lmjm[e_idx] / 1440.0 - 8.0 / 24.0
-    rv_true = rv0[s_idx] + k_amp[s_idx] * np.sin(2 * np.pi * mjd / period[s_idx] + phase[s_idx])
+    mjd = ex.lmjm[e_idx] / 1440.0 - 8.0 / 24.0
+    rv_true = st.rv0[s_idx] + st.k_amp[s_idx] * np.sin(
+        2 * np.pi * mjd / st.period[s_idx] + st.phase[s_idx])
+    obsid = 700_000_000 + size.first_plate * 10_000_000 + np.arange(n_spec, dtype=np.int64)
+    return _FakeSpectra(obsid, s_idx, e_idx, snr, snr_r, rv_true)
 
-    truth = {"teff": teff[s_idx], "logg": logg[s_idx], "feh": feh[s_idx], "rv": rv_true}
+
+def _fake_measurements(rng: np.random.Generator, laws: dict[str, PrecisionLaw], st: _FakeStars,
+                       ex: _FakeExposures, sp: _FakeSpectra, outlier_fraction: float,
+                       outlier_range: tuple[float, float], lamp_shift: float
+                       ) -> _FakeMeasurements:
+    """Noise from the laws (held at σ(300) above S/N 300), outliers, offsets, lamp shift."""
+    s_idx, e_idx, snr, n_spec = sp.star, sp.exposure, sp.snr, sp.star.size
+    truth = {"teff": st.teff[s_idx], "logg": st.logg[s_idx], "feh": st.feh[s_idx],
+             "rv": sp.rv_true}
     measured: dict[str, np.ndarray] = {}
     errors: dict[str, np.ndarray] = {}
     outliers: dict[str, np.ndarray] = {}
@@ -199,19 +338,26 @@ def fake_catalogue(
         amp = rng.uniform(*outlier_range, n_spec) * rng.choice([-1.0, 1.0], n_spec)
         value = np.where(out, value + amp * sigma, value)
         measured[name], errors[name], outliers[name] = value, sigma, out
-    shift = unit_offset[e_idx, spid_of[s_idx] - 1] + np.where(alt[e_idx], lamp_shift, 0.0)
-    rv_b = measured["rv"] + shift
-    sig_r = np.clip(laws["rv"](np.minimum(snr_r, LAW_SNR_MAX)), 1e-6, None)
-    rv_r = rv_true + shift + rng.normal(0, 1, n_spec) * sig_r
-    lasp = snr >= lasp_min_snr
+    shift = ex.unit_offset[e_idx, st.spid[s_idx] - 1] + np.where(ex.alt[e_idx], lamp_shift, 0.0)
+    sig_r = np.clip(laws["rv"](np.minimum(sp.snr_r, LAW_SNR_MAX)), 1e-6, None)
+    rv_r = sp.rv_true + shift + rng.normal(0, 1, n_spec) * sig_r
+    return _FakeMeasurements(measured, errors, outliers, measured["rv"] + shift, rv_r, sig_r)
 
-    obsid = 700_000_000 + first_plate * 10_000_000 + np.arange(n_spec, dtype=np.int64)
-    gstar = star + first_plate * n_spid * stars_per_spid
-    uid = np.char.mod("G%013d", 1_000_000 + gstar).astype(str)
-    designation = designation_from_coordinates(ra, dec)
+
+def _dr8_columns(size: _Size, st: _FakeStars, ex: _FakeExposures, sp: _FakeSpectra,
+                 ms: _FakeMeasurements, lasp_min_snr: float, both_arms: bool
+                 ) -> dict[str, np.ndarray]:
+    """The DR8-layout columns: blue rows, then (``both_arms``) red rows."""
+    s_idx, e_idx, snr = sp.star, sp.exposure, sp.snr
+    n_spec = s_idx.size
+    lasp = snr >= lasp_min_snr
+    star = np.arange(st.plate.size)
+    gstar = star + size.first_plate * size.per_plate
+    names = designation(st.ra, st.dec)
     gaia = (1_000_000_000_000_000_000 + gstar.astype(np.int64) * 7919).astype(np.int64)
-    kic = np.where(plate_of + first_plate == 0, 1_000_000 + gstar, 0).astype(np.int64)
-    epic = np.where(plate_of + first_plate > 0, 200_000_000 + gstar, 0).astype(np.int64)
+    kic = np.where(st.plate + size.first_plate == 0, 1_000_000 + gstar, 0).astype(np.int64)
+    epic = np.where(st.plate + size.first_plate > 0, 200_000_000 + gstar, 0).astype(np.int64)
+    lmjm = ex.lmjm[e_idx]
 
     def both(blue: np.ndarray, red: np.ndarray | None = None) -> np.ndarray:
         if not both_arms:
@@ -223,70 +369,48 @@ def fake_catalogue(
     def lasp_col(values: np.ndarray) -> np.ndarray:
         return both(np.where(lasp, values, np.nan), nan)
 
-    cols: dict[str, np.ndarray] = {
-        "obsid": both(obsid),
-        "uid": both(uid[s_idx]),
+    def const(value: Any, dtype: Any = None) -> np.ndarray:
+        return both(np.full(n_spec, value, dtype=dtype))
+
+    m, err = ms.measured, ms.errors
+    return {
+        "obsid": both(sp.obsid),
+        "uid": both(st.uid[s_idx]),
         "gp_id": both(star[s_idx].astype(np.int64) + 1),
-        "designation": both(designation[s_idx]),
-        "obsdate": both(np.full(n_spec, "2018-10-01")),
-        "lmjd": both((lmjm[e_idx] // 1440).astype(np.int32)),
-        "mjd": both((lmjm[e_idx] // 1440 - 1).astype(np.int32)),
-        "planid": both(planids[exp_plate[e_idx]]),
-        "spid": both(spid_of[s_idx].astype(np.int16)),
-        "fiberid": both(fiber_of[s_idx].astype(np.int16)),
-        "lmjm": both(lmjm[e_idx]),
+        "designation": both(names[s_idx]),
+        "obsdate": const("2018-10-01"),
+        "lmjd": both((lmjm // 1440).astype(np.int32)),
+        "mjd": both((lmjm // 1440 - 1).astype(np.int32)),
+        "planid": both(st.planids[ex.plate[e_idx]]),
+        "spid": both(st.spid[s_idx].astype(np.int16)),
+        "fiberid": both(st.fiber[s_idx].astype(np.int16)),
+        "lmjm": both(lmjm),
         "band": both(np.full(n_spec, "B"), np.full(n_spec, "R")),
-        "ra_obs": both(ra[s_idx]),
-        "dec_obs": both(dec[s_idx]),
-        "snr": both(snr.astype(np.float32), snr_r.astype(np.float32)),
+        "ra_obs": both(st.ra[s_idx]),
+        "dec_obs": both(st.dec[s_idx]),
+        "snr": both(snr.astype(np.float32), sp.snr_r.astype(np.float32)),
         "gaia_source_id": both(gaia[s_idx]),
-        "gaia_g_mean_mag": both(np.full(n_spec, 13.5, dtype=np.float32)),
-        "rv_b0": both(rv_b, nan),
-        "rv_b0_err": both(errors["rv"], nan),
-        "rv_r0": both(nan, rv_r),
-        "rv_r0_err": both(nan, sig_r),
-        "rv_lasp0": lasp_col(rv_b),
-        "rv_lasp0_err": lasp_col(errors["rv"]),
-        "teff_lasp": lasp_col(measured["teff"]),
-        "teff_lasp_err": lasp_col(errors["teff"]),
-        "logg_lasp": lasp_col(measured["logg"]),
-        "logg_lasp_err": lasp_col(errors["logg"]),
-        "feh_lasp": lasp_col(measured["feh"]),
-        "feh_lasp_err": lasp_col(errors["feh"]),
-        "moon_angle": both(np.full(n_spec, 60.0, dtype=np.float32)),
-        "lunardate": both(np.full(n_spec, 12, dtype=np.int16)),
-        "moon_flg": both(np.zeros(n_spec, dtype=np.int16)),
-        "bad_b": both(np.zeros(n_spec, dtype=np.int16)),
-        "bad_r": both(np.zeros(n_spec, dtype=np.int16)),
-        "fibermask": both(np.zeros(n_spec, dtype=np.int32)),
-        "alt_lamp": both(alt[e_idx]),
+        "gaia_g_mean_mag": const(13.5, np.float32),
+        "rv_b0": both(ms.rv_b, nan),
+        "rv_b0_err": both(err["rv"], nan),
+        "rv_r0": both(nan, ms.rv_r),
+        "rv_r0_err": both(nan, ms.sig_r),
+        "rv_lasp0": lasp_col(ms.rv_b),
+        "rv_lasp0_err": lasp_col(err["rv"]),
+        "teff_lasp": lasp_col(m["teff"]),
+        "teff_lasp_err": lasp_col(err["teff"]),
+        "logg_lasp": lasp_col(m["logg"]),
+        "logg_lasp_err": lasp_col(err["logg"]),
+        "feh_lasp": lasp_col(m["feh"]),
+        "feh_lasp_err": lasp_col(err["feh"]),
+        "moon_angle": const(60.0, np.float32),
+        "lunardate": const(12, np.int16),
+        "moon_flg": const(0, np.int16),
+        "bad_b": const(0, np.int16),
+        "bad_r": const(0, np.int16),
+        "fibermask": const(0, np.int32),
+        "alt_lamp": both(ex.alt[e_idx]),
         "kic_id": both(kic[s_idx]),
         "epic_id": both(epic[s_idx]),
-        "objtype": both(np.full(n_spec, "target")),
+        "objtype": const("target"),
     }
-
-    stars = Table()
-    stars["uid"] = uid
-    stars["plate"] = plate_of
-    stars["spid"] = spid_of
-    stars["teff"], stars["logg"], stars["feh"], stars["rv"] = teff, logg, feh, rv0
-    stars["binary_k"] = k_amp
-    stars["snr"] = snr_star
-
-    offsets = Table()
-    offsets["planid"] = np.repeat(planids[exp_plate], n_spid)
-    offsets["exposure"] = np.repeat(np.arange(n_exp), n_spid)
-    offsets["lmjm"] = np.repeat(lmjm, n_spid)
-    offsets["spid"] = np.tile(np.arange(1, n_spid + 1), n_exp)
-    offsets["offset"] = unit_offset.ravel()
-    offsets["alt_lamp"] = np.repeat(alt, n_spid)
-
-    spectra = Table()
-    spectra["obsid"] = obsid
-    spectra["star"] = s_idx
-    spectra["exposure"] = e_idx
-    spectra["snr"] = snr
-    spectra["rv"] = rv_true
-    for name, out in outliers.items():
-        spectra[f"outlier_{name}"] = out
-    return FakeCatalogue(cols, stars, offsets, spectra)

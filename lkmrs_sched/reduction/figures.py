@@ -13,8 +13,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from lkmrs_sched.core.atomic import atomic_path
+from lkmrs_sched.core.precision import PrecisionLaw
 from lkmrs_sched.reduction.rv_zero_point import ZeroPoints
-from lkmrs_sched.reduction.uncertainty import PrecisionFit, PrecisionLaw
+from lkmrs_sched.reduction.uncertainty import PrecisionFit
 
 _LABELS = {
     "teff": r"$\Delta T_{\rm eff}$ (K)",
@@ -135,8 +136,6 @@ def plot_precision(
     snr_max : float
         Right edge of the S/N axis.
     """
-    from matplotlib.colors import LogNorm
-
     names = list(fits)
     ncol = 2 if len(names) > 1 else 1
     nrow = int(np.ceil(max(len(names), 1) / ncol))
@@ -146,69 +145,7 @@ def plot_precision(
     for ax, name in zip(axes, names, strict=False):
         f = fits[name]
         if f.delta.size and f.law.ok:
-            lim = 6.0 * float(np.nanmax(f.law(grid[grid >= 8])))
-            keep = np.abs(f.delta) <= 1.5 * lim
-            ax.hist2d(
-                f.snr[keep],
-                f.delta[keep],
-                bins=[np.geomspace(5, snr_max, 90), np.linspace(-lim, lim, 90)],
-                norm=LogNorm(),
-                cmap="Greys",
-            )
-            out = f.outlier & np.isfinite(f.delta)
-            idx = np.flatnonzero(out)[:: max(1, np.count_nonzero(out) // 3000)]
-            ax.plot(
-                f.snr[idx],
-                np.clip(f.delta[idx], -lim, lim),
-                ".",
-                ms=1.5,
-                color="tab:red",
-                label=f"6σ outliers ({100 * f.outlier_fraction:.1f}%)",
-            )
-            for sign in (1, -1):
-                ax.plot(
-                    grid,
-                    sign * f.law(grid),
-                    color="tab:blue",
-                    lw=1.4,
-                    label="σ(S/N) fit" if sign > 0 else None,
-                )
-                ax.plot(
-                    grid,
-                    sign * 6 * f.first_law(grid),
-                    color="tab:blue",
-                    lw=0.8,
-                    ls="--",
-                    label="6σ (first fit)" if sign > 0 else None,
-                )
-                if published and name in published:
-                    ax.plot(
-                        grid,
-                        sign * published[name](grid),
-                        color="tab:orange",
-                        lw=1.0,
-                        ls=":",
-                        label="Table 4" if sign > 0 else None,
-                    )
-            used = np.asarray(f.bins["used"])
-            ax.plot(
-                np.asarray(f.bins["snr"])[used],
-                np.asarray(f.bins["sigma"])[used],
-                "o",
-                ms=2.5,
-                color="tab:green",
-                label="binned σ",
-            )
-            ax.set_ylim(-lim, lim)
-            ax.text(
-                0.98,
-                0.04,
-                f"σ = {f.law.a:.3g}·(S/N)^{f.law.b:.3g} + {f.law.c:.3g}",
-                ha="right",
-                va="bottom",
-                fontsize=7,
-                transform=ax.transAxes,
-            )
+            _precision_panel(ax, f, (published or {}).get(name), grid, snr_max)
         else:
             ax.text(0.5, 0.5, f.status, ha="center", va="center", transform=ax.transAxes)
         ax.set_xscale("log")
@@ -220,3 +157,56 @@ def plot_precision(
         ax.set_axis_off()
     fig.suptitle("Internal precision from repeat measurements (Eq. 3, Eq. 4)")
     _save(fig, path)
+
+
+def _precision_panel(ax, f: PrecisionFit, published: PrecisionLaw | None, grid: np.ndarray,
+                     snr_max: float) -> None:
+    """One parameter: ΔP density, 6σ outliers, fitted and published laws, binned σ."""
+    from matplotlib.colors import LogNorm
+
+    lim = 6.0 * float(np.nanmax(f.law(grid[grid >= 8])))
+    keep = np.abs(f.delta) <= 1.5 * lim
+    ax.hist2d(
+        f.snr[keep],
+        f.delta[keep],
+        bins=[np.geomspace(5, snr_max, 90), np.linspace(-lim, lim, 90)],
+        norm=LogNorm(),
+        cmap="Greys",
+    )
+    out = f.outlier & np.isfinite(f.delta)
+    idx = np.flatnonzero(out)[:: max(1, np.count_nonzero(out) // 3000)]
+    ax.plot(
+        f.snr[idx],
+        np.clip(f.delta[idx], -lim, lim),
+        ".",
+        ms=1.5,
+        color="tab:red",
+        label=f"6σ outliers ({100 * f.outlier_fraction:.1f}%)",
+    )
+    for sign in (1, -1):
+        ax.plot(grid, sign * f.law(grid), color="tab:blue", lw=1.4,
+                label="σ(S/N) fit" if sign > 0 else None)
+        ax.plot(grid, sign * 6 * f.first_law(grid), color="tab:blue", lw=0.8, ls="--",
+                label="6σ (first fit)" if sign > 0 else None)
+        if published is not None:
+            ax.plot(grid, sign * published(grid), color="tab:orange", lw=1.0, ls=":",
+                    label="Table 4" if sign > 0 else None)
+    used = np.asarray(f.bins["used"])
+    ax.plot(
+        np.asarray(f.bins["snr"])[used],
+        np.asarray(f.bins["sigma"])[used],
+        "o",
+        ms=2.5,
+        color="tab:green",
+        label="binned σ",
+    )
+    ax.set_ylim(-lim, lim)
+    ax.text(
+        0.98,
+        0.04,
+        f"σ = {f.law.a:.3g}·(S/N)^{f.law.b:.3g} + {f.law.c:.3g}",
+        ha="right",
+        va="bottom",
+        fontsize=7,
+        transform=ax.transAxes,
+    )

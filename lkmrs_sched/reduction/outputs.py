@@ -20,8 +20,9 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.atomic import atomic_path, write_json
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction.pipeline import ReductionResult
-from lkmrs_sched.reduction.uncertainty import precision_table, published_laws
+from lkmrs_sched.reduction.uncertainty import precision_table
 
 CATALOGUE_FORMATS = {"fits": "fits", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
 

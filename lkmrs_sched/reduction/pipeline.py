@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,15 +21,11 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction import rv_zero_point as zp_mod
 from lkmrs_sched.reduction.combine import combine_epochs
 from lkmrs_sched.reduction.readers import PARAMETERS, UNITS, SpectrumSet, read_exposures
-from lkmrs_sched.reduction.uncertainty import (
-    QUOTED_SNR,
-    PrecisionFit,
-    fit_internal_precision,
-    published_laws,
-)
+from lkmrs_sched.reduction.uncertainty import QUOTED_SNR, PrecisionFit, fit_internal_precision
 from lkmrs_sched.reduction.variability import rv_variability
 
 #: Zero-point methods: common constant stars, external reference RVs, or lamp shift only.
@@ -233,91 +230,111 @@ def reduce_spectra(
     timings: dict[str, float] = {}
     steps = 3 + len(PARAMETERS)
     with _progress(steps, progress, "reduce") as bar:
-        t0 = time.perf_counter()
-        bar.set_postfix_str("RV zero points")
-        if cfg.zero_point == "common":
-            zp = zp_mod.rv_zero_points(
-                spectra,
-                iterations=cfg.iterations,
-                max_scatter=cfg.max_scatter,
-                min_plate_spectra=cfg.min_plate_spectra,
-                min_exposure_fraction=cfg.min_exposure_fraction,
-                min_stars=cfg.min_zero_point_stars,
-                lamp_shift=cfg.lamp_shift,
-                weighting=cfg.zero_point_weighting,
-                min_presence=cfg.min_presence,
-            )
-        elif cfg.zero_point == "reference":
-            ref = (
-                reference if reference is not None else zp_mod.read_reference_rvs(cfg.reference_rv)
-            )
-            zp = zp_mod.rv_zero_points_reference(
-                spectra,
-                ref,
-                floor=cfg.reference_floor,
-                min_stars=cfg.reference_min_stars,
-                lamp_shift=cfg.lamp_shift,
-            )
-        else:
-            zp = zp_mod.no_zero_points(spectra, lamp_shift=cfg.lamp_shift)
-        sp = spectra.spectra.copy(copy_data=False)
-        sp["rv_raw"] = sp["rv"]
-        sp["rv"] = zp.apply(np.asarray(spectra.spectra["rv"]))
-        sp["rv"].unit = "km / s"
-        sp["rv_correction"] = zp.correction
-        corrected = SpectrumSet(
-            sp, spectra.stars, spectra.exposures, spectra.plates, spectra.report, spectra.rv_column
-        )
-        timings["zero_points"] = time.perf_counter() - t0
-        bar.update()
-
-        t0 = time.perf_counter()
-        bar.set_postfix_str("per-star combination")
-        catalogue = combine_epochs(corrected, min_snr=cfg.min_snr)
-        timings["combine"] = time.perf_counter() - t0
-        bar.update()
-
+        with _step(bar, timings, "zero_points", "RV zero points"):
+            zp = _zero_points(spectra, cfg, reference)
+            corrected = _corrected(spectra, zp)
+        with _step(bar, timings, "combine", "per-star combination"):
+            catalogue = combine_epochs(corrected, min_snr=cfg.min_snr)
+        sp = corrected.spectra
         codes = np.asarray(sp["star"])
         n_stars = len(spectra.stars)
         precision: dict[str, PrecisionFit] = {}
         for p in PARAMETERS:
-            t0 = time.perf_counter()
-            bar.set_postfix_str(f"internal precision {p}")
-            snr = np.asarray(sp["rv_snr"] if p == "rv" else sp["snr"], dtype=float)
-            values = np.asarray(sp[p], dtype=float)
-            if cfg.min_snr > 0:
-                values = np.where(snr >= cfg.min_snr, values, np.nan)
-            precision[p] = fit_internal_precision(
-                codes,
-                values,
-                snr,
-                n_groups=n_stars,
-                parameter=p,
-                unit=UNITS[p],
-                recompute_means=cfg.recompute_means,
-            )
-            timings[f"precision_{p}"] = time.perf_counter() - t0
-            bar.update()
-
-        t0 = time.perf_counter()
-        bar.set_postfix_str("RV variables")
-        law = precision["rv"].law if precision["rv"].law.ok else published_laws()["rv"]
-        variables = rv_variability(
-            codes,
-            np.asarray(sp["rv"]),
-            np.asarray(sp["rv_snr"]),
-            law,
-            n_stars,
-            nsigma=cfg.variability_nsigma,
-            p_threshold=cfg.variability_p,
-        )
-        variables.meta["law_source"] = "fit" if precision["rv"].law.ok else "Table 4"
-        star = np.asarray(variables["star"])
-        variables.add_column(np.asarray(spectra.stars["designation"])[star], name="name", index=0)
-        variables.add_column(np.asarray(spectra.stars["uid"])[star], name="uid", index=1)
-        timings["variability"] = time.perf_counter() - t0
-        bar.update()
+            with _step(bar, timings, f"precision_{p}", f"internal precision {p}"):
+                precision[p] = _precision_fit(sp, codes, n_stars, p, cfg)
+        with _step(bar, timings, "variability", "RV variables"):
+            variables = _variables(sp, codes, spectra.stars, precision["rv"], cfg)
     return ReductionResult(corrected, zp, catalogue, precision, variables, timings, cfg)
+
+
+@contextmanager
+def _step(bar, timings: dict[str, float], key: str, label: str) -> Iterator[None]:
+    """Time one reduction step as ``timings[key]`` and advance the progress bar."""
+    t0 = time.perf_counter()
+    bar.set_postfix_str(label)
+    yield
+    timings[key] = time.perf_counter() - t0
+    bar.update()
+
+
+def _zero_points(
+    spectra: SpectrumSet, cfg: ReductionConfig, reference: Table | None
+) -> zp_mod.ZeroPoints:
+    """RV zero points by the configured method (reference RVs read when needed)."""
+    if cfg.zero_point == "common":
+        return zp_mod.rv_zero_points(
+            spectra,
+            iterations=cfg.iterations,
+            max_scatter=cfg.max_scatter,
+            min_plate_spectra=cfg.min_plate_spectra,
+            min_exposure_fraction=cfg.min_exposure_fraction,
+            min_stars=cfg.min_zero_point_stars,
+            lamp_shift=cfg.lamp_shift,
+            weighting=cfg.zero_point_weighting,
+            min_presence=cfg.min_presence,
+        )
+    if cfg.zero_point == "reference":
+        ref = reference if reference is not None else zp_mod.read_reference_rvs(cfg.reference_rv)
+        return zp_mod.rv_zero_points_reference(
+            spectra,
+            ref,
+            floor=cfg.reference_floor,
+            min_stars=cfg.reference_min_stars,
+            lamp_shift=cfg.lamp_shift,
+        )
+    return zp_mod.no_zero_points(spectra, lamp_shift=cfg.lamp_shift)
+
+
+def _corrected(spectra: SpectrumSet, zp: zp_mod.ZeroPoints) -> SpectrumSet:
+    """The spectra with ``rv`` corrected; ``rv_raw`` as read and ``rv_correction`` added."""
+    sp = spectra.spectra.copy(copy_data=False)
+    sp["rv_raw"] = sp["rv"]
+    sp["rv"] = zp.apply(np.asarray(spectra.spectra["rv"]))
+    sp["rv"].unit = "km / s"
+    sp["rv_correction"] = zp.correction
+    return SpectrumSet(
+        sp, spectra.stars, spectra.exposures, spectra.plates, spectra.report, spectra.rv_column
+    )
+
+
+def _precision_fit(
+    sp: Table, codes: np.ndarray, n_stars: int, p: str, cfg: ReductionConfig
+) -> PrecisionFit:
+    """Eq. 3–4 for parameter ``p`` (RV against the S/N of its arm)."""
+    snr = np.asarray(sp["rv_snr"] if p == "rv" else sp["snr"], dtype=float)
+    values = np.asarray(sp[p], dtype=float)
+    if cfg.min_snr > 0:
+        values = np.where(snr >= cfg.min_snr, values, np.nan)
+    return fit_internal_precision(
+        codes,
+        values,
+        snr,
+        n_groups=n_stars,
+        parameter=p,
+        unit=UNITS[p],
+        recompute_means=cfg.recompute_means,
+    )
+
+
+def _variables(
+    sp: Table, codes: np.ndarray, stars: Table, rv_fit: PrecisionFit, cfg: ReductionConfig
+) -> Table:
+    """RV-variability statistics, against the fitted RV law (Table 4's if the fit failed)."""
+    law = rv_fit.law if rv_fit.law.ok else published_laws()["rv"]
+    variables = rv_variability(
+        codes,
+        np.asarray(sp["rv"]),
+        np.asarray(sp["rv_snr"]),
+        law,
+        len(stars),
+        nsigma=cfg.variability_nsigma,
+        p_threshold=cfg.variability_p,
+    )
+    variables.meta["law_source"] = "fit" if rv_fit.law.ok else "Table 4"
+    star = np.asarray(variables["star"])
+    variables.add_column(np.asarray(stars["designation"])[star], name="name", index=0)
+    variables.add_column(np.asarray(stars["uid"])[star], name="uid", index=1)
+    return variables
 
 
 def reduce_files(

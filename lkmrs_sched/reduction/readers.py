@@ -27,6 +27,7 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.geometry import designation
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.checks import check_rows, wanted_columns
 from lkmrs_sched.reduction.column_map import parse_column_map
@@ -98,36 +99,76 @@ def _concat(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def designation_from_coordinates(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
-    """LAMOST-style ``Jhhmmss.ss+ddmmss.s`` names from coordinates (deg), truncated."""
-    if ra.size == 0:
-        return np.array([], dtype=str)
-    cs = np.floor(ra / 15.0 * 360000.0 + 1e-6).astype(np.int64) % 8640000  # 0.01 s of time
-    hh, rem = np.divmod(cs, 360000)
-    mm, rem = np.divmod(rem, 6000)
-    sign = np.where(dec < 0, "-", "+")
-    ds = np.floor(np.abs(dec) * 36000.0 + 1e-6).astype(np.int64)  # 0.1 arcsec
-    dd, drem = np.divmod(ds, 36000)
-    dm, drem = np.divmod(drem, 600)
-    parts = [
-        np.char.mod("J%02d", hh),
-        np.char.mod("%02d", mm),
-        np.char.mod("%05.2f", rem / 100.0),
-        sign,
-        np.char.mod("%02d", dd),
-        np.char.mod("%02d", dm),
-        np.char.mod("%04.1f", drem / 10.0),
-    ]
-    out = parts[0]
-    for p in parts[1:]:
-        out = np.char.add(out, p)
-    return out
-
-
 def _assemble(
     rows: dict[str, Any], files: np.ndarray, names: list[str], report: ReadReport, rv_column: str
 ) -> SpectrumSet:
     """Join arm rows into spectra and build the star / exposure / plate tables."""
+    rows, files, join = _join_arms(rows, files, names, report)
+    star_code, uids = factorize(rows.pop("uid"))
+    plate_code, planids = factorize(rows.pop("planid"))
+    ident = _identity(rows, join, star_code, plate_code, files, names, report)
+    exp_key = (ident["plate"].astype(np.int64) << 32) | ident["lmjm"]
+    exp_keys, exposure = np.unique(exp_key, return_inverse=True)
+    exposure = exposure.astype(np.int64)
+    spectra = _spectra_table(rows, join, ident, exposure, rv_column)
+    again = _repeated_in_exposure(spectra, ident["star"], exposure, exp_keys.size, join, files,
+                                  names, report)
+    if again.any():
+        spectra = spectra[~again]
+    # Rows used = arm rows of the spectra kept.
+    report.n_rows_used = int(np.count_nonzero(~again[join.spec]))
+    stars = _star_table(rows, star_code, uids, spectra)
+    exposures = _exposure_table(exp_keys, planids, exposure[join.spec], rows["alt_lamp"],
+                                spectra, report)
+    plates = Table()
+    plates["planid"] = planids
+    plates["n_exposures"] = np.bincount(np.asarray(exposures["plate"]), minlength=planids.size)
+    plates["n_spectra"] = np.bincount(np.asarray(spectra["plate"]), minlength=planids.size)
+    return SpectrumSet(spectra, stars, exposures, plates, report, rv_column)
+
+
+@dataclass(frozen=True)
+class _ArmJoin:
+    """How arm rows map onto spectra.
+
+    Attributes
+    ----------
+    spec : ndarray of int
+        Spectrum of each (kept) row.
+    obsids : ndarray
+        ``obsid`` of each spectrum, sorted.
+    b_idx, r_idx : ndarray of int
+        Blue and red rows.
+    """
+
+    spec: np.ndarray
+    obsids: np.ndarray
+    b_idx: np.ndarray
+    r_idx: np.ndarray
+
+    @property
+    def n_spec(self) -> int:
+        return self.obsids.size
+
+    def per_spectrum(self, values: np.ndarray, fill: Any) -> np.ndarray:
+        """One value per spectrum from its rows (the blue row wins; ``fill`` if none)."""
+        out = np.full(self.n_spec, fill, dtype=values.dtype)
+        out[self.spec[self.r_idx]] = values[self.r_idx]
+        out[self.spec[self.b_idx]] = values[self.b_idx]
+        return out
+
+    def arm(self, values: np.ndarray, red: bool) -> np.ndarray:
+        """One arm's values per spectrum (NaN where the spectrum lacks that arm)."""
+        idx = self.r_idx if red else self.b_idx
+        out = np.full(self.n_spec, np.nan)
+        out[self.spec[idx]] = values[idx]
+        return out
+
+
+def _join_arms(
+    rows: dict[str, Any], files: np.ndarray, names: list[str], report: ReadReport
+) -> tuple[dict[str, Any], np.ndarray, _ArmJoin]:
+    """Exclude duplicate (obsid, arm) rows (reported) and group the arms into spectra."""
     import pyarrow as pa
 
     # One sort of (obsid, arm) finds duplicate rows and groups the arms into spectra.
@@ -161,9 +202,8 @@ def _assemble(
         if sorted_obsid.size
         else (np.zeros(0, bool))
     )
-    spec_all = np.full(obsid.size, -1, dtype=np.int64)
-    spec_all[kept_sorted] = np.cumsum(new_spec) - 1
-    obsids = sorted_obsid[new_spec]
+    spec = np.full(obsid.size, -1, dtype=np.int64)
+    spec[kept_sorted] = np.cumsum(new_spec) - 1
     if dup.any():
         keep = ~dup
         mask = pa.array(keep)
@@ -171,23 +211,22 @@ def _assemble(
             k: (v.filter(mask) if isinstance(v, pa.Array) else v[keep]) for k, v in rows.items()
         }
         files = files[keep]
-        spec_all = spec_all[keep]
-    spec = spec_all
-    n_spec = obsids.size
-
-    star_code, uids = factorize(rows.pop("uid"))
-    plate_code, planids = factorize(rows.pop("planid"))
+        spec = spec[keep]
     blue = rows["blue"]
-    b_idx, r_idx = np.flatnonzero(blue), np.flatnonzero(~blue)
+    return rows, files, _ArmJoin(spec, sorted_obsid[new_spec], np.flatnonzero(blue),
+                                 np.flatnonzero(~blue))
 
-    def per_spectrum(values: np.ndarray, fill: Any, red_too: bool = True) -> np.ndarray:
-        out = np.full(n_spec, fill, dtype=values.dtype)
-        if red_too:
-            out[spec[r_idx]] = values[r_idx]
-        out[spec[b_idx]] = values[b_idx]
-        return out
 
-    # Identity per spectrum (blue row wins); report arms that disagree.
+def _identity(
+    rows: dict[str, Any],
+    join: _ArmJoin,
+    star_code: np.ndarray,
+    plate_code: np.ndarray,
+    files: np.ndarray,
+    names: list[str],
+    report: ReadReport,
+) -> dict[str, np.ndarray]:
+    """Star, plate, lmjm and spid per spectrum (blue row wins); report arms that disagree."""
     ident: dict[str, np.ndarray] = {}
     for name, values in (
         ("star", star_code),
@@ -195,8 +234,8 @@ def _assemble(
         ("lmjm", rows.pop("lmjm")),
         ("spid", rows.pop("spid")),
     ):
-        ident[name] = per_spectrum(values, -1)
-        clash = values != ident[name][spec]
+        ident[name] = join.per_spectrum(values, -1)
+        clash = values != ident[name][join.spec]
         for k in np.flatnonzero(np.bincount(files[clash], minlength=len(names))):
             report.add(
                 names[k],
@@ -206,51 +245,70 @@ def _assemble(
                 "blue row's value used",
                 "warning",
             )
+    return ident
 
-    exp_key = (ident["plate"].astype(np.int64) << 32) | ident["lmjm"]
-    exp_keys, exposure = np.unique(exp_key, return_inverse=True)
-    n_exp = exp_keys.size
 
+def _spectra_table(
+    rows: dict[str, Any],
+    join: _ArmJoin,
+    ident: dict[str, np.ndarray],
+    exposure: np.ndarray,
+    rv_column: str,
+) -> Table:
+    """One row per spectrum (see :class:`SpectrumSet`), parameters from their arm."""
+    rv_red = C.rv_arm(rv_column) == "R"
     spectra = Table()
-    spectra["obsid"] = obsids
+    spectra["obsid"] = join.obsids
     spectra["star"] = ident["star"]
-    spectra["exposure"] = exposure.astype(np.int64)
+    spectra["exposure"] = exposure
     spectra["plate"] = ident["plate"]
     spectra["spid"] = ident["spid"].astype(np.int16)
-    spectra["fiberid"] = per_spectrum(rows.pop("fiberid"), 0).astype(np.int16)
-    spectra["ra"] = per_spectrum(rows.pop("ra"), np.nan)
-    spectra["dec"] = per_spectrum(rows.pop("dec"), np.nan)
-    snr_b = np.full(n_spec, np.nan)
-    snr_b[spec[b_idx]] = rows["snr"][b_idx]
-    snr_r = np.full(n_spec, np.nan)
-    snr_r[spec[r_idx]] = rows.pop("snr")[r_idx]
+    spectra["fiberid"] = join.per_spectrum(rows.pop("fiberid"), 0).astype(np.int16)
+    spectra["ra"] = join.per_spectrum(rows.pop("ra"), np.nan)
+    spectra["dec"] = join.per_spectrum(rows.pop("dec"), np.nan)
+    snr_b = join.arm(rows["snr"], red=False)
+    snr_r = join.arm(rows.pop("snr"), red=True)
     spectra["snr"], spectra["snr_r"] = snr_b, snr_r
     for p in PARAMETERS:
         for name in (p, f"{p}_err"):
-            col = np.full(n_spec, np.nan)
-            src = r_idx if (p == "rv" and C.rv_arm(rv_column) == "R") else b_idx
-            col[spec[src]] = rows.pop(name)[src]
-            spectra[name] = col
+            spectra[name] = join.arm(rows.pop(name), red=p == "rv" and rv_red)
             spectra[name].unit = UNITS[p]
-    spectra["rv_snr"] = snr_r if C.rv_arm(rv_column) == "R" else snr_b
-    spectra["fibermask"] = per_spectrum(rows.pop("fibermask"), 0)
+    spectra["rv_snr"] = snr_r if rv_red else snr_b
+    spectra["fibermask"] = join.per_spectrum(rows.pop("fibermask"), 0)
     spectra["ra"].unit = spectra["dec"].unit = "deg"
+    return spectra
 
-    # One spectrum per star and exposure: keep the best S/N, report the others.
+
+def _repeated_in_exposure(
+    spectra: Table,
+    star: np.ndarray,
+    exposure: np.ndarray,
+    n_exp: int,
+    join: _ArmJoin,
+    files: np.ndarray,
+    names: list[str],
+    report: ReadReport,
+) -> np.ndarray:
+    """Spectra of a star already observed in the same exposure with a better S/N.
+
+    One spectrum per star and exposure is kept, the best S/N (blue, else red); the others
+    are flagged and reported.
+    """
+    snr_b, snr_r = np.asarray(spectra["snr"]), np.asarray(spectra["snr_r"])
     best = np.where(np.isfinite(snr_b), snr_b, np.where(np.isfinite(snr_r), snr_r, -1.0))
-    pair = ident["star"].astype(np.int64) * max(n_exp, 1) + exposure
+    pair = star.astype(np.int64) * max(n_exp, 1) + exposure
     order2 = np.argsort(pair, kind="stable")
     same2 = pair[order2][1:] == pair[order2][:-1]
-    again = np.zeros(n_spec, dtype=bool)
+    again = np.zeros(join.n_spec, dtype=bool)
     if same2.any():
-        involved = np.zeros(n_spec, dtype=bool)
+        involved = np.zeros(join.n_spec, dtype=bool)
         involved[order2[1:][same2]] = True
         involved[order2[:-1][same2]] = True
         idx = np.flatnonzero(involved)
         sub = idx[np.lexsort((-best[idx], pair[idx]))]
         again[sub[1:][pair[sub][1:] == pair[sub][:-1]]] = True
     if again.any():
-        spec_file = per_spectrum(files, 0)
+        spec_file = join.per_spectrum(files, 0)
         for k in np.flatnonzero(np.bincount(spec_file[again], minlength=len(names))):
             report.add(
                 names[k],
@@ -260,20 +318,27 @@ def _assemble(
                 "lower-S/N spectrum excluded",
                 "error",
             )
-        spectra = spectra[~again]
+    return again
 
-    # Rows used = arm rows of the spectra kept.
-    report.n_rows_used = int(np.count_nonzero(~again[spec]))
 
-    stars = _star_table(rows, star_code, uids, spectra)
+def _exposure_table(
+    exp_keys: np.ndarray,
+    planids: np.ndarray,
+    row_exposure: np.ndarray,
+    row_alt_lamp: np.ndarray,
+    spectra: Table,
+    report: ReadReport,
+) -> Table:
+    """One row per exposure (plate × lmjm key); alt_lamp if any of its rows says so."""
+    n_exp = exp_keys.size
     exposures = Table()
     exposures["plate"] = (exp_keys >> 32).astype(np.int64)
     exposures["planid"] = planids[exposures["plate"]] if planids.size else np.array([], str)
     exposures["lmjm"] = exp_keys & 0xFFFFFFFF
     exposures["mjd"] = exposures["lmjm"] / 1440.0 - 8.0 / 24.0
     exposures["mjd"].unit = "d"
-    lamp_rows = np.bincount(exposure[spec], weights=rows["alt_lamp"], minlength=n_exp)
-    all_rows = np.bincount(exposure[spec], minlength=n_exp)
+    lamp_rows = np.bincount(row_exposure, weights=row_alt_lamp, minlength=n_exp)
+    all_rows = np.bincount(row_exposure, minlength=n_exp)
     mixed = (lamp_rows > 0) & (lamp_rows < all_rows)
     report.add(
         "all inputs",
@@ -285,12 +350,7 @@ def _assemble(
     )
     exposures["alt_lamp"] = lamp_rows > 0
     exposures["n_spectra"] = np.bincount(np.asarray(spectra["exposure"]), minlength=n_exp)
-
-    plates = Table()
-    plates["planid"] = planids
-    plates["n_exposures"] = np.bincount(np.asarray(exposures["plate"]), minlength=planids.size)
-    plates["n_spectra"] = np.bincount(np.asarray(spectra["plate"]), minlength=planids.size)
-    return SpectrumSet(spectra, stars, exposures, plates, report, rv_column)
+    return exposures
 
 
 def _star_table(
@@ -328,7 +388,7 @@ def _star_table(
         stars["designation"] = (
             np.where(
                 no_name,
-                designation_from_coordinates(np.nan_to_num(ra), np.nan_to_num(dec)),
+                designation(np.nan_to_num(ra), np.nan_to_num(dec)),
                 stars["designation"],
             )
             if n_star

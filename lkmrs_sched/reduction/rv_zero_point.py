@@ -188,41 +188,20 @@ def common_star_offsets(
         ``plate_ok``; per exposure ``considered``.
     """
     n_plates = int(exposure_plate.max()) + 1 if exposure_plate.size else 0
-    n_exp = exposure_plate.size
-    n_units = n_exp * _N_SPID
+    n_units = exposure_plate.size * _N_SPID
     usable = _usable(rv, weight)
     n_usable = np.bincount(plate[usable], minlength=n_plates)
     plate_ok = n_usable >= min_plate_spectra
-
-    per_exp = np.bincount(exposure[usable], minlength=n_exp)
-    # Median usable count per plate, over its exposures (loop over plates, not spectra).
-    order = np.lexsort((per_exp, exposure_plate))
-    starts = np.searchsorted(exposure_plate[order], np.arange(n_plates))
-    counts = np.bincount(exposure_plate, minlength=n_plates)
-    median = np.zeros(n_plates)
-    for p in np.flatnonzero(counts):
-        seg = per_exp[order[starts[p] : starts[p] + counts[p]]]
-        median[p] = np.median(seg)
-    considered = (
-        plate_ok[exposure_plate]
-        & (per_exp > 0)
-        & (per_exp >= min_exposure_fraction * median[exposure_plate])
+    considered = _considered_exposures(
+        exposure[usable], exposure_plate, plate_ok, n_plates, min_exposure_fraction
     )
     n_used = np.bincount(exposure_plate[considered], minlength=n_plates)
 
     sel = usable & considered[exposure]
-    pair_key = star[sel].astype(np.int64) * max(n_plates, 1) + plate[sel]
-    pairs, pair = np.unique(pair_key, return_inverse=True)
-    n_pairs = pairs.size
-    pair_plate = (pairs % max(n_plates, 1)).astype(np.int64)
-    rv_s, w_s = rv[sel], weight[sel]
-    _, scatter, _, dev = weighted_mean_scatter(pair, rv_s, w_s, n_pairs)
-    n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
-    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
-    common = n_exp_pair >= need
-    with np.errstate(invalid="ignore"):
-        constant = common & (scatter < max_scatter)
-    member = constant[pair]
+    w_s = weight[sel]
+    pair_plate, common, constant, member, dev = _constant_stars(
+        star[sel], plate[sel], rv[sel], w_s, n_plates, n_used, max_scatter, min_presence
+    )
     unit = exposure[sel].astype(np.int64) * _N_SPID + spid[sel]
     off, err, n = _unit_stats(unit[member], dev[member], w_s[member], n_units)
     ok = n >= min_stars
@@ -239,6 +218,70 @@ def common_star_offsets(
         "plate_ok": plate_ok,
         "considered": considered,
     }
+
+
+def _constant_stars(
+    star: np.ndarray,
+    plate: np.ndarray,
+    rv: np.ndarray,
+    w: np.ndarray,
+    n_plates: int,
+    n_used: np.ndarray,
+    max_scatter: float,
+    min_presence: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Common and constant (star, plate) pairs among the usable, considered spectra.
+
+    Returns
+    -------
+    pair_plate, common, constant : ndarray, per pair
+        Plate of each pair; in enough considered exposures; and also of Eq. 2 scatter
+        below ``max_scatter``.
+    member, dev : ndarray, per spectrum
+        Spectrum of a constant pair; its RV minus its pair's weighted mean.
+    """
+    pair_key = star.astype(np.int64) * max(n_plates, 1) + plate
+    pairs, pair = np.unique(pair_key, return_inverse=True)
+    n_pairs = pairs.size
+    pair_plate = (pairs % max(n_plates, 1)).astype(np.int64)
+    _, scatter, _, dev = weighted_mean_scatter(pair, rv, w, n_pairs)
+    n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
+    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
+    common = n_exp_pair >= need
+    with np.errstate(invalid="ignore"):
+        constant = common & (scatter < max_scatter)
+    return pair_plate, common, constant, constant[pair], dev
+
+
+def _considered_exposures(
+    usable_exposure: np.ndarray,
+    exposure_plate: np.ndarray,
+    plate_ok: np.ndarray,
+    n_plates: int,
+    min_exposure_fraction: float,
+) -> np.ndarray:
+    """Exposures of usable plates with at least ``min_exposure_fraction`` of the plate's
+    median usable spectra per exposure (``usable_exposure``: exposure of each usable one)."""
+    n_exp = exposure_plate.size
+    per_exp = np.bincount(usable_exposure, minlength=n_exp)
+    # Median usable count per plate, over its exposures (loop over plates, not spectra).
+    order = np.lexsort((per_exp, exposure_plate))
+    starts = np.searchsorted(exposure_plate[order], np.arange(n_plates))
+    counts = np.bincount(exposure_plate, minlength=n_plates)
+    median = np.zeros(n_plates)
+    for p in np.flatnonzero(counts):
+        seg = per_exp[order[starts[p] : starts[p] + counts[p]]]
+        median[p] = np.median(seg)
+    return (
+        plate_ok[exposure_plate]
+        & (per_exp > 0)
+        & (per_exp >= min_exposure_fraction * median[exposure_plate])
+    )
+
+
+def _lamp_shifts(spectra: SpectrumSet, lamp_shift: float) -> np.ndarray:
+    """Per exposure: ``lamp_shift`` for alternate-lamp exposures, else 0 (km/s)."""
+    return np.where(np.asarray(spectra.exposures["alt_lamp"], dtype=bool), lamp_shift, 0.0)
 
 
 def _offset_table(
@@ -327,55 +370,27 @@ def rv_zero_points(
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
     spid = np.asarray(sp["spid"]).astype(np.int64)
     unit = exposure * _N_SPID + spid
-    n_exp = len(spectra.exposures)
-    n_units = n_exp * _N_SPID
-    lamp_e = np.where(np.asarray(spectra.exposures["alt_lamp"], dtype=bool), lamp_shift, 0.0)
+    lamp_e = _lamp_shifts(spectra, lamp_shift)
     lamp = lamp_e[exposure]
-    rv = np.asarray(sp["rv"], dtype=float) - lamp
     weight = zero_point_weights(sp, weighting)
-    total = np.zeros(n_units)
-    err = np.full(n_units, np.nan)
-    n_stars = np.zeros(n_units, dtype=np.int64)
-    args = (np.asarray(sp["plate"]), np.asarray(sp["star"]), exposure, spid)
     exp_plate = np.asarray(spectra.exposures["plate"]).astype(np.int64)
-    for _ in range(iterations):
-        res = common_star_offsets(
-            *args,
-            rv - np.nan_to_num(total[unit]),
-            weight,
+
+    def one_pass(rv: np.ndarray) -> dict[str, np.ndarray]:
+        return common_star_offsets(
+            np.asarray(sp["plate"]), np.asarray(sp["star"]), exposure, spid, rv, weight,
             exp_plate,
-            max_scatter=max_scatter,
-            min_plate_spectra=min_plate_spectra,
-            min_exposure_fraction=min_exposure_fraction,
-            min_stars=min_stars,
+            max_scatter=max_scatter, min_plate_spectra=min_plate_spectra,
+            min_exposure_fraction=min_exposure_fraction, min_stars=min_stars,
             min_presence=min_presence,
         )
-        got = np.isfinite(res["offset"])
-        total[got] += res["offset"][got]
-        err = np.where(got, res["error"], err)
-        n_stars = np.where(got, res["n_stars"], n_stars)
-    determined = np.isfinite(err)
-    total[~determined] = np.nan
 
-    status = np.full(n_units, "ok", dtype=object)
-    unit_plate = exp_plate[np.arange(n_units) // _N_SPID] if n_units else np.zeros(0, int)
-    status[~determined] = f"fewer than {min_stars} common constant stars"
-    status[~res["considered"][np.arange(n_units) // _N_SPID]] = (
-        "exposure not considered (few usable spectra)"
+    total, err, n_stars, res = _iterate_offsets(
+        one_pass, np.asarray(sp["rv"], dtype=float) - lamp, unit,
+        len(spectra.exposures) * _N_SPID, iterations,
     )
-    status[~res["plate_ok"][unit_plate]] = f"plate skipped (< {min_plate_spectra} usable spectra)"
-    offsets = _offset_table(spectra, total, err, n_stars, status.astype(str), lamp_e)
-
-    plates = Table()
-    plates["planid"] = np.asarray(spectra.plates["planid"])
-    plates["n_usable"] = res["n_usable"]
-    plates["n_exposures"] = np.asarray(spectra.plates["n_exposures"])
-    plates["n_exposures_used"] = res["n_exposures_used"]
-    plates["n_common"] = res["n_common"]
-    plates["n_constant"] = res["n_constant"]
-    plates["status"] = np.where(
-        res["plate_ok"], "ok", f"skipped: fewer than {min_plate_spectra} usable spectra"
-    )
+    status = _common_status(np.isfinite(err), res, exp_plate, min_stars, min_plate_spectra)
+    offsets = _offset_table(spectra, total, err, n_stars, status, lamp_e)
+    plates = _common_plates_table(spectra.plates, res, min_plate_spectra)
     correction = lamp + np.nan_to_num(total[unit])
     zp = ZeroPoints(offsets, plates, correction, "common-constant-stars")
     offsets.meta.update(
@@ -387,6 +402,69 @@ def rv_zero_points(
         min_presence=min_presence,
     )
     return zp
+
+
+def _iterate_offsets(
+    one_pass, rv: np.ndarray, unit: np.ndarray, n_units: int, iterations: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Run ``one_pass`` (:func:`common_star_offsets` on RVs) ``iterations`` times.
+
+    Each pass sees the RVs corrected by the offsets found so far and adds its own.
+
+    Returns
+    -------
+    total, error, n_stars : ndarray, per unit
+        Summed offset (NaN where never determined), error and stars of the last pass
+        that determined the unit.
+    last : dict
+        The last pass's result.
+    """
+    total = np.zeros(n_units)
+    err = np.full(n_units, np.nan)
+    n_stars = np.zeros(n_units, dtype=np.int64)
+    for _ in range(iterations):
+        res = one_pass(rv - np.nan_to_num(total[unit]))
+        got = np.isfinite(res["offset"])
+        total[got] += res["offset"][got]
+        err = np.where(got, res["error"], err)
+        n_stars = np.where(got, res["n_stars"], n_stars)
+    total[~np.isfinite(err)] = np.nan
+    return total, err, n_stars, res
+
+
+def _common_plates_table(
+    plates: Table, res: dict[str, np.ndarray], min_plate_spectra: int
+) -> Table:
+    """Per plate: usable spectra, exposures used, common and constant stars, status."""
+    t = Table()
+    t["planid"] = np.asarray(plates["planid"])
+    t["n_usable"] = res["n_usable"]
+    t["n_exposures"] = np.asarray(plates["n_exposures"])
+    t["n_exposures_used"] = res["n_exposures_used"]
+    t["n_common"] = res["n_common"]
+    t["n_constant"] = res["n_constant"]
+    t["status"] = np.where(
+        res["plate_ok"], "ok", f"skipped: fewer than {min_plate_spectra} usable spectra"
+    )
+    return t
+
+
+def _common_status(
+    determined: np.ndarray,
+    res: dict[str, np.ndarray],
+    exp_plate: np.ndarray,
+    min_stars: int,
+    min_plate_spectra: int,
+) -> np.ndarray:
+    """Status text of every unit (plate skipped > exposure not considered > few stars)."""
+    n_units = determined.size
+    status = np.full(n_units, "ok", dtype=object)
+    exp_of_unit = np.arange(n_units) // _N_SPID
+    unit_plate = exp_plate[exp_of_unit] if n_units else np.zeros(0, int)
+    status[~determined] = f"fewer than {min_stars} common constant stars"
+    status[~res["considered"][exp_of_unit]] = "exposure not considered (few usable spectra)"
+    status[~res["plate_ok"][unit_plate]] = f"plate skipped (< {min_plate_spectra} usable spectra)"
+    return status.astype(str)
 
 
 # --------------------------------------------------------------------------- reference RVs
@@ -470,43 +548,20 @@ def rv_zero_points_reference(
     ZeroPoints
     """
     sp = spectra.spectra
-    key_name = reference.meta.get("key_name", "uid")
-    star_keys = np.asarray(spectra.stars[key_name])
-    ref_keys = np.asarray(reference["key"])
-    ref_rv = np.asarray(reference["rv"], dtype=float)
-    ref_err = np.nan_to_num(np.asarray(reference["rv_err"], dtype=float))
-    order = np.argsort(ref_keys, kind="stable")
-    pos = np.clip(np.searchsorted(ref_keys[order], star_keys), 0, max(order.size - 1, 0))
-    if order.size:
-        found = ref_keys[order][pos] == star_keys
-        if key_name == "gaia_source_id":
-            found &= star_keys != 0
-    else:
-        found = np.zeros(star_keys.size, dtype=bool)
-    star_ref = np.where(found, ref_rv[order][pos] if order.size else np.nan, np.nan)
-    star_ref_err = np.where(found, ref_err[order][pos] if order.size else 0.0, 0.0)
-
+    star_ref, star_ref_err, found = _reference_per_star(spectra.stars, reference)
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
-    spid = np.asarray(sp["spid"]).astype(np.int64)
     star = np.asarray(sp["star"])
-    n_exp = len(spectra.exposures)
-    n_units = n_exp * _N_SPID
-    unit = exposure * _N_SPID + spid
-    lamp_e = np.where(np.asarray(spectra.exposures["alt_lamp"], dtype=bool), lamp_shift, 0.0)
-    rv = np.asarray(sp["rv"], dtype=float) - lamp_e[exposure]
-    resid = rv - star_ref[star]
+    n_units = len(spectra.exposures) * _N_SPID
+    unit = exposure * _N_SPID + np.asarray(sp["spid"]).astype(np.int64)
+    lamp_e = _lamp_shifts(spectra, lamp_shift)
+    resid = np.asarray(sp["rv"], dtype=float) - lamp_e[exposure] - star_ref[star]
     sig = np.sqrt(
         np.nan_to_num(np.asarray(sp["rv_err"], dtype=float)) ** 2
         + star_ref_err[star] ** 2
         + floor**2
     )
     use = np.isfinite(resid)
-    u, r, w = unit[use], resid[use], 1.0 / sig[use]
-    zp = weighted_median(u, r, w, n_units)
-    n = np.bincount(u, minlength=n_units)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mad = weighted_median(u, np.abs(r - zp[u]), w, n_units)
-        err = 1.2533 * 1.4826 * mad / np.sqrt(n)
+    zp, err, n = _weighted_median_offsets(unit[use], resid[use], 1.0 / sig[use], n_units)
     ok = n >= min_stars
     zp[~ok] = np.nan
     err[~ok] = np.nan
@@ -539,11 +594,46 @@ def rv_zero_points_reference(
     return result
 
 
+def _reference_per_star(
+    stars: Table, reference: Table
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference RV (NaN if none), its error (0 if none) and a found flag per star."""
+    key_name = reference.meta.get("key_name", "uid")
+    star_keys = np.asarray(stars[key_name])
+    ref_keys = np.asarray(reference["key"])
+    ref_rv = np.asarray(reference["rv"], dtype=float)
+    ref_err = np.nan_to_num(np.asarray(reference["rv_err"], dtype=float))
+    order = np.argsort(ref_keys, kind="stable")
+    pos = np.clip(np.searchsorted(ref_keys[order], star_keys), 0, max(order.size - 1, 0))
+    if order.size:
+        found = ref_keys[order][pos] == star_keys
+        if key_name == "gaia_source_id":
+            found &= star_keys != 0
+    else:
+        found = np.zeros(star_keys.size, dtype=bool)
+    star_ref = np.where(found, ref_rv[order][pos] if order.size else np.nan, np.nan)
+    star_ref_err = np.where(found, ref_err[order][pos] if order.size else 0.0, 0.0)
+    return star_ref, star_ref_err, found
+
+
+def _weighted_median_offsets(
+    unit: np.ndarray, resid: np.ndarray, w: np.ndarray, n_units: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit: weighted median of ``resid`` (the L1 constant), its error from the
+    weighted MAD (Gaussian-equivalent, × 1.2533 for a median) and the count."""
+    zp = weighted_median(unit, resid, w, n_units)
+    n = np.bincount(unit, minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mad = weighted_median(unit, np.abs(resid - zp[unit]), w, n_units)
+        err = 1.2533 * 1.4826 * mad / np.sqrt(n)
+    return zp, err, n
+
+
 def no_zero_points(spectra: SpectrumSet, *, lamp_shift: float = LAMP_SHIFT) -> ZeroPoints:
     """Only the alternate-lamp correction (zero points switched off)."""
     sp = spectra.spectra
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
-    lamp_e = np.where(np.asarray(spectra.exposures["alt_lamp"], dtype=bool), lamp_shift, 0.0)
+    lamp_e = _lamp_shifts(spectra, lamp_shift)
     n_units = len(spectra.exposures) * _N_SPID
     nan = np.full(n_units, np.nan)
     status = np.full(n_units, "zero points not computed").astype(str)

@@ -30,46 +30,17 @@ a few per cent.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.resources import TABLE4
+from lkmrs_sched.core.precision import PrecisionLaw
 from lkmrs_sched.reduction.groups import group_sum
 
 #: S/N values at which Table 4 quotes σ.
 QUOTED_SNR: tuple[int, ...] = (10, 20, 50)
-
-
-@dataclass(frozen=True)
-class PrecisionLaw:
-    """σ(S/N) = a · (S/N)^b + c (Eq. 4), in the parameter's unit."""
-
-    a: float
-    b: float
-    c: float
-
-    def __call__(self, snr: np.ndarray | float) -> np.ndarray:
-        """σ at the given S/N (NaN for non-positive S/N)."""
-        s = np.asarray(snr, dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = self.a * np.where(s > 0, s, np.nan) ** self.b + self.c
-        return out
-
-    @property
-    def ok(self) -> bool:
-        """True when all three coefficients are finite."""
-        return bool(np.isfinite([self.a, self.b, self.c]).all())
-
-
-def published_laws() -> dict[str, PrecisionLaw]:
-    """Table 4 of Zong et al. (2020) (RV with b = +0.201, see the brief)."""
-    with TABLE4.open("r", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {r["parameter"]: PrecisionLaw(float(r["a"]), float(r["b"]), float(r["c"])) for r in rows}
 
 
 # --------------------------------------------------------------------------- Eq. 3
@@ -348,6 +319,29 @@ def fit_internal_precision(
     -------
     PrecisionFit
     """
+    ep = _valid_epochs(codes, values, snr, n_groups, weights)
+    in_range = ep.snr <= snr_max
+    clip_edges = np.arange(0.0, snr_max + clip_bin_width, clip_bin_width)
+    kept, delta, iterations = _clip(ep, in_range, clip_edges, clip_sigma, max_iterations,
+                                    stable_fraction, recompute_means)
+    first_bins = _bin_stats(ep.snr[kept & in_range], delta[kept & in_range], clip_edges,
+                            min_bin_count)
+    first_law, _ = _fit_bins(first_bins)
+    if not first_law.ok:
+        empty = np.array([])
+        return PrecisionFit(parameter, unit, first_law, np.full(3, np.nan), first_law, 0, 0,
+                            iterations, first_bins, empty, empty, empty.astype(bool),
+                            "too few repeat measurements for a fit")
+    edges = bin_start + bin_step * np.arange(n_bins + 1)
+    final = _final_fit(ep, delta, in_range, first_law, outlier_sigma, snr_max, edges,
+                       min_bin_count, recompute_means)
+    return PrecisionFit(parameter, unit, first_law=first_law, clip_iterations=iterations,
+                        **final)
+
+
+def _valid_epochs(codes: np.ndarray, values: np.ndarray, snr: np.ndarray,
+                  n_groups: int | None, weights: np.ndarray | None) -> _Epochs:
+    """The epochs with a finite value, positive S/N and positive weight (default (S/N)²)."""
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
     snr = np.asarray(snr, dtype=float)
@@ -355,15 +349,92 @@ def fit_internal_precision(
     w = snr**2 if weights is None else np.asarray(weights, dtype=float)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(values) & np.isfinite(snr) & (snr > 0) & np.isfinite(w) & (w > 0)
-    codes, values, snr, w = codes[valid], values[valid], snr[valid], w[valid]
-    in_range = snr <= snr_max
-    clip_edges = np.arange(0.0, snr_max + clip_bin_width, clip_bin_width)
-    nb = clip_edges.size - 1
-    clip_bin = np.clip(np.searchsorted(clip_edges, snr, side="right") - 1, 0, nb - 1)
+    return _Epochs(codes[valid], values[valid], snr[valid], w[valid], n)
 
-    kept = np.ones(values.size, dtype=bool)
+
+def _final_fit(
+    ep: _Epochs,
+    delta: np.ndarray,
+    in_range: np.ndarray,
+    first_law: PrecisionLaw,
+    outlier_sigma: float,
+    snr_max: float,
+    edges: np.ndarray,
+    min_bin_count: int,
+    recompute_means: bool,
+) -> dict[str, Any]:
+    """Steps 3–4: 6σ outliers against ``first_law``, then the final fit in ``edges`` bins.
+
+    Returns the :class:`PrecisionFit` fields ``law, law_errors, n_points, n_outliers,
+    bins, snr, delta, outlier, status``.
+    """
+    # Epochs whose star kept fewer than 2 epochs in step 1 cannot be judged (their star
+    # mean is undefined) and are left out from here on; epochs above snr_max are judged
+    # against σ(snr_max) so that they do not spoil their star's mean.
+    assessable = np.isfinite(delta)
+    with np.errstate(invalid="ignore"):
+        outlier = assessable & (
+            np.abs(delta) > outlier_sigma * first_law(np.minimum(ep.snr, snr_max)))
+    final_member = assessable & ~outlier
+    if recompute_means:
+        final_delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n, member=final_member)
+    else:
+        final_delta = np.where(final_member, delta, np.nan)
+    use = final_member & in_range
+    final_delta = np.where(final_member, final_delta, np.nan)
+    bins = _bin_stats(ep.snr[use], final_delta[use], edges, min_bin_count)
+    law, errors = _fit_bins(bins)
+    plot_delta = np.where(outlier, delta, final_delta)
+    keep_plot = in_range & np.isfinite(plot_delta)
+    return {
+        "law": law,
+        "law_errors": errors,
+        "n_points": int(np.count_nonzero(assessable & in_range)),
+        "n_outliers": int(np.count_nonzero(outlier & in_range)),
+        "bins": bins,
+        "snr": ep.snr[keep_plot],
+        "delta": plot_delta[keep_plot],
+        "outlier": outlier[keep_plot],
+        "status": "ok" if law.ok else "too few binned points for the final fit",
+    }
+
+
+@dataclass(frozen=True)
+class _Epochs:
+    """The valid epochs of one parameter: star code, value, S/N, weight; and star count."""
+
+    codes: np.ndarray
+    values: np.ndarray
+    snr: np.ndarray
+    w: np.ndarray
+    n: int
+
+
+def _clip(
+    ep: _Epochs,
+    in_range: np.ndarray,
+    clip_edges: np.ndarray,
+    clip_sigma: float,
+    max_iterations: int,
+    stable_fraction: float,
+    recompute_means: bool,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Step 1: iterative ``clip_sigma`` clipping of ΔP in the S/N bins ``clip_edges``.
+
+    Returns
+    -------
+    kept : ndarray of bool
+        Epochs kept.
+    delta : ndarray
+        ΔP (Eq. 3) with means of the kept epochs (``recompute_means``) or of all.
+    iterations : int
+        Iterations made.
+    """
+    nb = clip_edges.size - 1
+    clip_bin = np.clip(np.searchsorted(clip_edges, ep.snr, side="right") - 1, 0, nb - 1)
+    kept = np.ones(ep.values.size, dtype=bool)
     iterations = 0
-    delta, _ = internal_deltas(codes, values, w, n)
+    delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n)
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - count reported
         judged = in_range & np.isfinite(delta)
         sel = judged & kept
@@ -377,66 +448,10 @@ def fit_internal_precision(
         changed = int(np.count_nonzero(new_kept != kept))
         kept = new_kept
         if recompute_means and changed:
-            delta, _ = internal_deltas(codes, values, w, n, member=kept)
-        if changed <= stable_fraction * values.size:
+            delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n, member=kept)
+        if changed <= stable_fraction * ep.values.size:
             break
-
-    first_bins = _bin_stats(snr[kept & in_range], delta[kept & in_range], clip_edges, min_bin_count)
-    first_law, _ = _fit_bins(first_bins)
-    empty = np.array([])
-    if not first_law.ok:
-        return PrecisionFit(
-            parameter,
-            unit,
-            first_law,
-            np.full(3, np.nan),
-            first_law,
-            0,
-            0,
-            iterations,
-            first_bins,
-            empty,
-            empty,
-            empty.astype(bool),
-            "too few repeat measurements for a fit",
-        )
-
-    # Step 3: 6σ outliers. Epochs whose star kept fewer than 2 epochs in step 1 cannot be
-    # judged (their star mean is undefined) and are left out from here on; epochs above
-    # snr_max are judged against σ(snr_max) so that they do not spoil their star's mean.
-    assessable = np.isfinite(delta)
-    with np.errstate(invalid="ignore"):
-        outlier = assessable & (np.abs(delta) > outlier_sigma * first_law(np.minimum(snr, snr_max)))
-    n_points = int(np.count_nonzero(assessable & in_range))
-    n_outliers = int(np.count_nonzero(outlier & in_range))
-    final_member = assessable & ~outlier
-    if recompute_means:
-        final_delta, _ = internal_deltas(codes, values, w, n, member=final_member)
-    else:
-        final_delta = np.where(final_member, delta, np.nan)
-    edges = bin_start + bin_step * np.arange(n_bins + 1)
-    use = final_member & in_range
-    final_delta = np.where(final_member, final_delta, np.nan)
-    bins = _bin_stats(snr[use], final_delta[use], edges, min_bin_count)
-    law, errors = _fit_bins(bins)
-    status = "ok" if law.ok else "too few binned points for the final fit"
-    plot_delta = np.where(outlier, delta, final_delta)
-    keep_plot = in_range & np.isfinite(plot_delta)
-    return PrecisionFit(
-        parameter,
-        unit,
-        law,
-        errors,
-        first_law,
-        n_points,
-        n_outliers,
-        iterations,
-        bins,
-        snr[keep_plot],
-        plot_delta[keep_plot],
-        outlier[keep_plot],
-        status,
-    )
+    return kept, delta, iterations
 
 
 def precision_table(fits: dict[str, PrecisionFit]) -> Table:

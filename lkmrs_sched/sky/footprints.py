@@ -172,6 +172,34 @@ def load_plates(path: str | Path, project: str = "LK-MRS", lkmrs: bool | None = 
     """
     p = Path(path)
     lkmrs = project == "LK-MRS" if lkmrs is None else lkmrs
+    rows, header = _read_csv(p)
+    counts_present = [c for c in COUNT_COLUMNS if c in header]
+    out: dict[str, list] = {
+        k: [] for k in ("plan_id", "plate_name", "project", "field", "ra_deg", "dec_deg")
+    }
+    counts: dict[str, list[int]] = {c: [] for c in counts_present}
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        plate, row_counts = _plate_row(row, f"{p}: line {i}", header, counts_present, project,
+                                       lkmrs)
+        for k, v in plate.items():
+            out[k].append(v)
+        for c, v in row_counts.items():
+            counts[c].append(v)
+    for key in ("plan_id", "plate_name"):
+        _check_unique(out[key], f"{p}", key)
+    return PlateSet(
+        plan_id=np.array(out["plan_id"]),
+        plate_name=np.array(out["plate_name"]),
+        project=np.array(out["project"]),
+        field=np.array(out["field"]),
+        ra_deg=np.array(out["ra_deg"], dtype=float),
+        dec_deg=np.array(out["dec_deg"], dtype=float),
+        counts={c: np.array(v, dtype=np.int64) for c, v in counts.items()},
+    )
+
+
+def _read_csv(p: Path) -> tuple[list[dict[str, str]], list[str]]:
+    """Rows and header of a plate CSV that has rows and the :data:`REQUIRED` columns."""
     try:
         with p.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -190,71 +218,74 @@ def load_plates(path: str | Path, project: str = "LK-MRS", lkmrs: bool | None = 
             "columns " + ", ".join(REQUIRED),
             "missing column(s) " + ", ".join(missing),
         )
-    counts_present = [c for c in COUNT_COLUMNS if c in header]
-    out: dict[str, list] = {
-        k: [] for k in ("plan_id", "plate_name", "project", "field", "ra_deg", "dec_deg")
+    return rows, header
+
+
+def _plate_row(
+    row: dict[str, str],
+    where: str,
+    header: list[str],
+    counts_present: list[str],
+    project: str,
+    lkmrs: bool,
+) -> tuple[dict[str, str | float], dict[str, int]]:
+    """One checked row: the plate's fields and its counts (module docstring's rules)."""
+    if None in row or any(row[c] is None for c in header):
+        raise InputError(
+            where, ..., f"{len(header)} comma-separated values", "wrong number of values"
+        )
+    ra = _angle(row["ra_j2000"].strip(), "hourangle", f"{where} ra_j2000")
+    dec = _angle(row["dec_j2000"].strip(), "deg", f"{where} dec_j2000")
+    if not 0 <= ra < 360:
+        raise InputError(f"{where} ra_j2000", row["ra_j2000"], "0h <= RA < 24h", "out of range")
+    if not MIN_DEC_DEG < dec <= 90:
+        raise InputError(
+            f"{where} dec_j2000",
+            row["dec_j2000"],
+            f"Dec above {MIN_DEC_DEG:g} deg (LAMOST's limit)",
+            "out of range",
+        )
+    plan_id = row["plan_id"].strip()
+    _check_plan_id(plan_id, ra, dec, f"{where} plan_id")
+    name = row["plate_name"].strip()
+    if lkmrs and not LKMRS_NAME.match(name):
+        raise InputError(
+            f"{where} plate_name",
+            name,
+            "K1|K2 + group a-e + number 1-4",
+            "malformed LK-MRS plate name",
+        )
+    if lkmrs and not plan_id.endswith("K01"):
+        raise InputError(f"{where} plan_id", plan_id, "an LK-MRS plan ID ending in K01")
+    counts = {}
+    for c in counts_present:
+        raw = row[c].strip()
+        if not raw.isdigit():
+            raise InputError(f"{where} {c}", raw, "a non-negative integer")
+        counts[c] = int(raw)
+    plate = {
+        "plan_id": plan_id,
+        "plate_name": name,
+        "project": (row.get("project") or project).strip(),
+        "field": (row.get("field") or "").strip(),
+        "ra_deg": ra,
+        "dec_deg": dec,
     }
-    counts: dict[str, list[int]] = {c: [] for c in counts_present}
-    for i, row in enumerate(rows, start=2):  # line 1 is the header
-        where = f"{p}: line {i}"
-        if None in row or any(row[c] is None for c in header):
+    return plate, counts
+
+
+def _check_unique(values: list[str], where: str, key: str) -> None:
+    """InputError naming the line of the first value seen before (data start at line 2)."""
+    seen: dict[str, int] = {}
+    for i, v in enumerate(values, start=2):
+        if v in seen:
             raise InputError(
-                where, ..., f"{len(header)} comma-separated values", "wrong number of values"
+                f"{where}: line {i} {key}",
+                v,
+                f"unique values (line {seen[v]} has it too)",
+                "duplicate",
             )
-        ra = _angle(row["ra_j2000"].strip(), "hourangle", f"{where} ra_j2000")
-        dec = _angle(row["dec_j2000"].strip(), "deg", f"{where} dec_j2000")
-        if not 0 <= ra < 360:
-            raise InputError(f"{where} ra_j2000", row["ra_j2000"], "0h <= RA < 24h", "out of range")
-        if not MIN_DEC_DEG < dec <= 90:
-            raise InputError(
-                f"{where} dec_j2000",
-                row["dec_j2000"],
-                f"Dec above {MIN_DEC_DEG:g} deg (LAMOST's limit)",
-                "out of range",
-            )
-        plan_id = row["plan_id"].strip()
-        _check_plan_id(plan_id, ra, dec, f"{where} plan_id")
-        name = row["plate_name"].strip()
-        if lkmrs and not LKMRS_NAME.match(name):
-            raise InputError(
-                f"{where} plate_name",
-                name,
-                "K1|K2 + group a-e + number 1-4",
-                "malformed LK-MRS plate name",
-            )
-        if lkmrs and not plan_id.endswith("K01"):
-            raise InputError(f"{where} plan_id", plan_id, "an LK-MRS plan ID ending in K01")
-        for c in counts_present:
-            raw = row[c].strip()
-            if not raw.isdigit():
-                raise InputError(f"{where} {c}", raw, "a non-negative integer")
-            counts[c].append(int(raw))
-        out["plan_id"].append(plan_id)
-        out["plate_name"].append(name)
-        out["project"].append((row.get("project") or project).strip())
-        out["field"].append((row.get("field") or "").strip())
-        out["ra_deg"].append(ra)
-        out["dec_deg"].append(dec)
-    for key in ("plan_id", "plate_name"):
-        seen: dict[str, int] = {}
-        for i, v in enumerate(out[key], start=2):
-            if v in seen:
-                raise InputError(
-                    f"{p}: line {i} {key}",
-                    v,
-                    f"unique values (line {seen[v]} has it too)",
-                    "duplicate",
-                )
-            seen[v] = i
-    return PlateSet(
-        plan_id=np.array(out["plan_id"]),
-        plate_name=np.array(out["plate_name"]),
-        project=np.array(out["project"]),
-        field=np.array(out["field"]),
-        ra_deg=np.array(out["ra_deg"], dtype=float),
-        dec_deg=np.array(out["dec_deg"], dtype=float),
-        counts={c: np.array(v, dtype=np.int64) for c, v in counts.items()},
-    )
+        seen[v] = i
 
 
 def load_lkmrs(path: str | Path | None = None) -> PlateSet:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lkmrs_sched.core.atomic import write_npz
+from lkmrs_sched.core.geometry import angular_separation
 from lkmrs_sched.core.resources import cache_dir
 from lkmrs_sched.core.sections import ObservingConfig
 from lkmrs_sched.sky.almanac import Almanac
@@ -129,13 +130,8 @@ class Windows:
     def moon_separation(self, plate: int, night: int, mjd: np.ndarray) -> np.ndarray:
         """Topocentric Moon–plate separation in degrees at times within one night."""
         mra, mdec, _ = self.almanac.moon_at(night, mjd)
-        return _separation(self.ra[plate, night], self.dec[plate, night], mra, mdec)
-
-
-def _separation(ra1: np.ndarray, dec1: np.ndarray, ra2: np.ndarray, dec2: np.ndarray
-                ) -> np.ndarray:
-    c = (np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(ra1 - ra2))
-    return np.degrees(np.arccos(np.clip(c, -1, 1)))
+        return np.degrees(angular_separation(self.ra[plate, night], self.dec[plate, night],
+                                             mra, mdec))
 
 
 def compute_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig) -> Windows:
@@ -160,7 +156,8 @@ def compute_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConf
         n_nights = len(almanac)
         for flat in np.flatnonzero((near_moon & (hi > lo)).ravel()):
             p, n = divmod(int(flat), n_nights)
-            sep = _separation(ra[p, n], dec[p, n], almanac.moon_ra[n], almanac.moon_dec[n])
+            sep = np.degrees(angular_separation(ra[p, n], dec[p, n], almanac.moon_ra[n],
+                                                almanac.moon_dec[n]))
             lo[p, n], hi[p, n] = _moon_clip(almanac.grid[n], sep, limit, lo[p, n], hi[p, n])
         empty = ~(hi > lo)
         lo[empty] = np.nan

@@ -26,8 +26,9 @@ Definitions (per target; flux standards are left out)
 
 Expected precision of the combined values (Eq. 1–2 of the brief)
     For a star with N good epochs, each with noise σ_k = σ_P(S/N_k) (Table 4 law,
-    :func:`lkmrs_sched.synth.snr.sigma_law`) and weight w_k = (S/N_k)², W = Σ w_k, the
-    expectation of Eq. 2's squared error over the measurement noise is
+    :meth:`lkmrs_sched.core.precision.PrecisionLaw.extended`) and weight
+    w_k = (S/N_k)², W = Σ w_k, the expectation of Eq. 2's squared error over the
+    measurement noise is
 
         E[σ_w²] = N/(N−1) · (Σ w_k σ_k² / W − Σ w_k² σ_k² / W²)
 
@@ -64,29 +65,26 @@ with blue S/N 8–10 (synth's ``lasp_low_snr_fraction``) and the noise on LASP's
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, fields
 
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.reduction.uncertainty import published_laws
+from lkmrs_sched.core.precision import LAW_MIN_SNR, published_laws
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
-from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
-from lkmrs_sched.synth.population import KIND_TARGET
-from lkmrs_sched.synth.snr import (
-    LAW_MIN_SNR,
-    Conditions,
-    SNRLike,
-    load_precision_law,
-    model_from_config,
-    sigma_law,
+from lkmrs_sched.synth.exposures import (
+    dead_fibres,
+    exposure_block,
+    exposure_nights,
+    lkmrs_exposures,
+    mid_exposure_mjd,
+    needs_night_clouds,
+    plan_key,
 )
-
-# synth's private helpers: the fast path must walk exactly synth's random streams and
-# input checks (the equivalence test in tests/test_outcomes.py guards this coupling).
-from lkmrs_sched.synth.synth import _NOISE, _date_mjd, _exposure_table, _ss, night_effects
+from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
+from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
+from lkmrs_sched.synth.snr import SNRLike, model_from_config
 
 #: Spawn-key head of the detection-noise stream ("OUT").
 OUTCOMES = 0x4F5554
@@ -254,68 +252,20 @@ def plate_snr(
     ss = np.random.SeedSequence(scenario.seed)
     cat = catalogue if catalogue is not None else build_star_catalogue(plates, scenario)
     model = snr_model or model_from_config(cfg, f"{where}: [snr]")
-    lk, plate_of = _exposure_table(exposures, plates, where)
+    lk, plate_of = lkmrs_exposures(exposures, plates, where)
     if len(lk) == 0:
         return []
-    start = np.asarray(lk["start_mjd"], float)
-    mid = start + 0.5 * np.asarray(lk["exptime_s"], float) / 86400.0
-    lmjm = np.asarray(lk["lmjm"], np.int64)
-    # synth's stream key of an exposure: (plan ID's CRC-32, lmjm).
-    plan_key = np.array([zlib.crc32(str(plates.plan_id[p]).encode()) for p in range(len(plates))],
-                        np.int64)[plate_of]
-    if "transparency" in lk.colnames:
-        transparency_all = np.asarray(lk["transparency"], float)
-        cloud_night = None
-    elif cfg.transparency_model == "clear":
-        transparency_all = np.full(len(lk), cfg.nominal_transparency)
-        cloud_night = None
-    else:
-        transparency_all = None
-        night_mjd = _date_mjd(np.asarray(lk["night"]).astype(str), f"{where}: exposures night")
-        cloud_night = night_effects(night_mjd, ss, cfg, f"{where}: [snr]")[1]
-    n_sp = cat.fibres.throughput.shape[0]
-    jit = scenario.population.fibre_jitter
-    dead_all = cat.fibres.status == STATUS_DEAD
-    cols = {name: np.asarray(lk[name], float) for name in (
-        "exptime_s", "seeing_arcsec", "airmass", "moon_illumination", "moon_separation_deg",
-        "moon_altitude_deg")}
-    stars = cat.stars
+    mid = mid_exposure_mjd(lk)
+    keys = np.array([plan_key(p) for p in plates.plan_id], np.int64)[plate_of]
+    cloud_night = exposure_nights(lk, ss, cfg, where)[2] if needs_night_clouds(lk, cfg) else None
     out = []
     for p in np.unique(plate_of).tolist():
         e_idx = np.flatnonzero(plate_of == p)
         rows = cat.rows_of(p)
-        n, n_e = len(rows), len(e_idx)
-        st = cat.star[rows]
-        spid0 = cat.spid[rows].astype(np.int64) - 1
-        fib0 = cat.fiberid[rows].astype(np.int64) - 1
-        # synth's per-exposure stream: a cloud uniform, n_sp normals (zero-point jitter),
-        # then 13 × n normals whose first row is the fibre jitter.
-        cloud_u = np.empty(n_e)
-        z0 = np.empty((n_e, n))
-        for j, e in enumerate(e_idx.tolist()):
-            rng = np.random.default_rng(_ss(ss, _NOISE, int(plan_key[e]), int(lmjm[e])))
-            cloud_u[j] = rng.random()
-            rng.standard_normal(n_sp)
-            z0[j] = rng.standard_normal(n)
-        if transparency_all is not None:
-            tr = transparency_all[e_idx]
-        else:
-            a_exp = -cfg.cloud_exposure_mean * np.log1p(-cloud_u)
-            tr = 10.0 ** (-0.4 * (cloud_night[e_idx] + a_exp))
-        cond = Conditions(
-            exptime_s=cols["exptime_s"][e_idx, None],
-            seeing_arcsec=cols["seeing_arcsec"][e_idx, None],
-            airmass=cols["airmass"][e_idx, None],
-            moon_illumination=cols["moon_illumination"][e_idx, None],
-            moon_separation_deg=cols["moon_separation_deg"][e_idx, None],
-            moon_altitude_deg=cols["moon_altitude_deg"][e_idx, None],
-            transparency=tr[:, None],
-        )
-        thr = cat.fibres.throughput[spid0, fib0][None, :] * np.exp(jit * z0 - 0.5 * jit**2)
-        eff = cat.fibres.arm_efficiency[spid0]
-        snr = model.snr("blue", stars.gmag[st][None, :], cond, stars.teff[st][None, :],
-                        thr * eff[None, :, 0])
-        dead = dead_all[spid0, fib0][None, :]
+        # synth's per-exposure streams, up to the first row of normals (the fibre jitter).
+        snr = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
+                             arms=("blue",), normal_rows=1, uniform_rows=0).snr["blue"]
+        dead = dead_fibres(cat, rows)[None, :]
         usable = ~dead & ~(snr < 1)
         good = usable & (snr.astype(np.float32) > np.float32(SNR_GOOD))
         out.append(PlateSNR(p, e_idx, rows, mid[e_idx], snr, usable, good))
@@ -367,42 +317,6 @@ def expected_precision(
     return sigma_w, sigma_mean, count
 
 
-def _law_above_8(log_snr: np.ndarray, coeffs: tuple[float, float, float]) -> np.ndarray:
-    """:func:`lkmrs_sched.synth.snr.sigma_law` for S/N ≥ 8 from ln(S/N) (one exp, no pow)."""
-    a, b, c = coeffs
-    return np.maximum(a * np.exp(b * log_snr) + c, 0.1 * (a * 10.0**b + c))
-
-
-def orbit_rv(mjd: np.ndarray, rv_systemic: np.ndarray, k1_kms: np.ndarray,
-             period_d: np.ndarray, ecc: np.ndarray, omega_rad: np.ndarray,
-             t_peri_mjd: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """:func:`lkmrs_sched.synth.population.radial_velocity` for parallel 1-D arrays, faster.
-
-    Same orbit, v = γ + K [cos(ω + ν) + e cos ω], and the same Newton start; Newton
-    iterates only on the elements not yet converged (not at all on circular orbits),
-    and cos ν, sin ν come from E directly (cos ν = (cos E − e)/(1 − e cos E),
-    sin ν = √(1 − e²) sin E/(1 − e cos E)). Agrees with ``radial_velocity`` to
-    ~1e-12 km/s. All arguments are arrays of one shape; km/s, d, rad, UTC MJD.
-    """
-    m = np.remainder(2 * np.pi * (mjd - t_peri_mjd) / period_d, 2 * np.pi)
-    big_e = m.copy()
-    act = np.flatnonzero(ecc > 0)
-    big_e[act] += 0.85 * ecc[act] * np.sign(np.sin(m[act]))
-    for _ in range(50):
-        if act.size == 0:
-            break
-        ea, ee = big_e[act], ecc[act]
-        step = (ea - ee * np.sin(ea) - m[act]) / (1.0 - ee * np.cos(ea))
-        big_e[act] = ea - step
-        act = act[np.abs(step) >= tol]
-    c_e, s_e = np.cos(big_e), np.sin(big_e)
-    den = 1.0 - ecc * c_e
-    c_nu = (c_e - ecc) / den
-    s_nu = np.sqrt(1.0 - ecc * ecc) * s_e / den
-    c_om, s_om = np.cos(omega_rad), np.sin(omega_rad)
-    return rv_systemic + k1_kms * (c_om * c_nu - s_om * s_nu + ecc * c_om)
-
-
 def simulate_rv_detection(
     codes: np.ndarray,
     mjd: np.ndarray,
@@ -448,12 +362,12 @@ def simulate_rv_detection(
     isb = stars.binary[codes].astype(bool) & (stars.k1_kms[codes] > 0)
     if isb.any():
         c = codes[isb]
-        rv[isb] = orbit_rv(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
-                           stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
-                           stars.omega_rad[c], stars.t_peri_mjd[c])
-    law = load_precision_law()["rv"]
-    sig = (_law_above_8(np.log(snr), law) if snr.size and snr.min() >= LAW_MIN_SNR
-           else sigma_law(snr, law))
+        rv[isb] = radial_velocity(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
+                                  stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
+                                  stars.omega_rad[c], stars.t_peri_mjd[c])
+    law = published_laws()["rv"]
+    sig = (law.extended_from_log(np.log(snr)) if snr.size and snr.min() >= LAW_MIN_SNR
+           else law.extended(snr))
     noise = sig * rng.standard_normal(len(codes))
     if outliers is not None:
         wide = rng.random(len(codes)) < outliers[0]
@@ -461,7 +375,7 @@ def simulate_rv_detection(
     flag_range = np.zeros(n, bool)
     flag_chi2 = np.zeros(n, bool)
     if len(codes):
-        var = rv_variability(codes, rv + noise, snr, published_laws()["rv"], n,
+        var = rv_variability(codes, rv + noise, snr, law, n,
                              nsigma=nsigma, p_threshold=p_threshold)
         idx = np.asarray(var["star"])
         flag_range[idx] = np.asarray(var["var_range"], bool)
@@ -520,11 +434,46 @@ def star_outcomes(
     cat = catalogue if catalogue is not None else build_star_catalogue(plates, scenario)
     blocks = plate_snr(exposures, plates, scenario, catalogue=cat, snr_model=snr_model)
     stars = cat.stars
-    n_st, n_as = len(stars), len(cat.plate)
-    law = load_precision_law()
     lasp_ok = ((stars.teff >= cfg.lasp_teff_min.to_value("K"))
                & (stars.teff <= cfg.lasp_teff_max.to_value("K")))
+    ep = good_epochs(blocks, cat)
+    sigma = _expected_sigmas(ep, lasp_ok, cfg, outliers)
+    rv_ent = lasp_ok[ep.codes]
+    out_mix = (cfg.rv_outlier_fraction, cfg.outlier_scale) if outliers else None
+    det_range, det_chi2 = simulate_rv_detection(
+        ep.codes[rv_ent], ep.mjd[rv_ent], ep.snr[rv_ent], stars, _realization_rng(seed),
+        nsigma=nsigma, p_threshold=p_threshold, outliers=out_mix)
+    return _target_outcomes(cat, plates, lasp_ok, ep, sigma, det_range, det_chi2)
 
+
+@dataclass(frozen=True)
+class GoodEpochs:
+    """The good epochs of one realization, flat, and per-star counts.
+
+    Attributes
+    ----------
+    codes, snr, mjd : ndarray, one entry per good epoch
+        Star (index into ``Catalogue.stars``), blue S/N and mid-exposure UTC MJD, in plate
+        order, then exposure and object order within a plate.
+    n_good : ndarray of int, per star
+        Good epochs (of all its plates).
+    n_spectra : ndarray of int, per star
+        Usable spectra (not ``bad_b``).
+    baseline_days : ndarray, per star
+        Last minus first good epoch, days; 0 with fewer than 2.
+    """
+
+    codes: np.ndarray
+    snr: np.ndarray
+    mjd: np.ndarray
+    n_good: np.ndarray
+    n_spectra: np.ndarray
+    baseline_days: np.ndarray
+
+
+def good_epochs(blocks: list[PlateSNR], cat: Catalogue) -> GoodEpochs:
+    """Flatten :func:`plate_snr`'s blocks into good epochs and per-star counts."""
+    n_st, n_as = len(cat.stars), len(cat.plate)
     # Per assignment (plate, object): usable spectra and first/last good epoch; the
     # good epochs themselves as flat (star, S/N, time) entries.
     n_spec = np.zeros(n_as)
@@ -541,34 +490,47 @@ def star_outcomes(
         ent_snr.append(b.snr[ei, oi])
         ent_t.append(b.mid_mjd[ei])
     codes = np.concatenate([np.zeros(0, np.int64), *ent_star])
-    snr = np.concatenate([np.zeros(0), *ent_snr])
-    mjd = np.concatenate([np.zeros(0), *ent_t])
     n_good = np.bincount(codes, minlength=n_st)
     t0 = np.full(n_st, np.inf)
     t1 = np.full(n_st, -np.inf)
     np.minimum.at(t0, cat.star, first)
     np.maximum.at(t1, cat.star, last)
-    baseline = np.where(n_good >= 2, t1 - t0, 0.0)
+    return GoodEpochs(
+        codes=codes,
+        snr=np.concatenate([np.zeros(0), *ent_snr]),
+        mjd=np.concatenate([np.zeros(0), *ent_t]),
+        n_good=n_good,
+        n_spectra=np.rint(np.bincount(cat.star, n_spec, n_st)).astype(np.int64),
+        baseline_days=np.where(n_good >= 2, t1 - t0, 0.0),
+    )
 
+
+def _expected_sigmas(ep: GoodEpochs, lasp_ok: np.ndarray, cfg, outliers: bool
+                     ) -> dict[str, np.ndarray]:
+    """Per star: sqrt(E[σ_w²]) of each parameter and ``rv_mean`` (module docstring)."""
+    law = published_laws()
+    n_st = len(lasp_ok)
     sigma: dict[str, np.ndarray] = {}
-    log_snr = np.log(snr)  # good epochs: S/N > 10, where σ_P is a·(S/N)^b + c
+    log_snr = np.log(ep.snr)  # good epochs: S/N > 10, where σ_P is a·(S/N)^b + c
     for p in PARAMS:
         f = cfg.rv_outlier_fraction if p == "rv" else cfg.outlier_fraction
         factor = 1.0 - f + f * cfg.outlier_scale**2 if outliers else 1.0
-        var = _law_above_8(log_snr, law[p]) ** 2
-        sig_w, sig_mean, _ = expected_precision(codes, snr * snr, factor * var, n_st)
+        var = law[p].extended_from_log(log_snr) ** 2
+        sig_w, sig_mean, _ = expected_precision(ep.codes, ep.snr * ep.snr, factor * var, n_st)
         # One epoch: LASP's own error, lasp_error_scale · σ_P(S/N) (no outliers).
-        sig_w = np.where(n_good == 1, cfg.lasp_error_scale * sig_w / np.sqrt(factor), sig_w)
+        sig_w = np.where(ep.n_good == 1, cfg.lasp_error_scale * sig_w / np.sqrt(factor), sig_w)
         sigma[p] = np.where(lasp_ok, sig_w, np.nan)
         if p == "rv":
             sigma["rv_mean"] = np.where(lasp_ok, sig_mean, np.nan)
+    return sigma
 
-    rv_ent = lasp_ok[codes]
-    out_mix = (cfg.rv_outlier_fraction, cfg.outlier_scale) if outliers else None
-    det_range, det_chi2 = simulate_rv_detection(
-        codes[rv_ent], mjd[rv_ent], snr[rv_ent], stars, _realization_rng(seed),
-        nsigma=nsigma, p_threshold=p_threshold, outliers=out_mix)
 
+def _target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, ep: GoodEpochs,
+                     sigma: dict[str, np.ndarray], det_range: np.ndarray,
+                     det_chi2: np.ndarray) -> StarOutcomes:
+    """The per-star results restricted to targets (flux standards left out)."""
+    stars = cat.stars
+    n_st, n_as = len(stars), len(cat.plate)
     # Targets only; the plate of the first assignment (assignments are in plate order).
     tg = np.flatnonzero(stars.kind == KIND_TARGET)
     first_as = np.full(n_st, -1, np.int64)
@@ -581,9 +543,9 @@ def star_outcomes(
         gaia_g=stars.gmag[tg].astype(float),
         teff=stars.teff[tg].astype(float),
         lasp_ok=lasp_ok[tg],
-        n_good=n_good[tg],
-        n_spectra=np.rint(np.bincount(cat.star, n_spec, n_st)).astype(np.int64)[tg],
-        baseline_days=baseline[tg],
+        n_good=ep.n_good[tg],
+        n_spectra=ep.n_spectra[tg],
+        baseline_days=ep.baseline_days[tg],
         sigma_teff=sigma["teff"][tg],
         sigma_logg=sigma["logg"][tg],
         sigma_feh=sigma["feh"][tg],

@@ -45,6 +45,7 @@ import astropy.units as u
 import numpy as np
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.geometry import angular_separation, designation
 from lkmrs_sched.core.sections import PopulationConfig
 
 #: Spawn-key head of every population stream ("POP").
@@ -57,10 +58,6 @@ K_CONST = 212.91
 #: a [Rsun] = A_CONST · (M_tot P[d]²)^(1/3).
 A_CONST = 4.2084
 LOGG_SUN = 4.438
-
-
-
-
 
 
 # --- sky cells ------------------------------------------------------------------------
@@ -91,13 +88,6 @@ def cells_near(ra_deg: float, dec_deg: float, radius_deg: float) -> list[tuple[i
         idx = sorted({i % n for i in range(i0, i1 + 1)})
         out.extend((band, i) for i in idx)
     return out
-
-
-def angular_distance(ra1: np.ndarray, dec1: np.ndarray, ra2: float, dec2: float) -> np.ndarray:
-    """Great-circle distance, degrees (haversine)."""
-    r1, d1, r2, d2 = map(np.radians, (ra1, dec1, ra2, dec2))
-    h = np.sin((d1 - d2) / 2) ** 2 + np.cos(d1) * np.cos(d2) * np.sin((r1 - r2) / 2) ** 2
-    return np.degrees(2 * np.arcsin(np.sqrt(np.clip(h, 0, 1))))
 
 
 # --- property draws -------------------------------------------------------------------
@@ -355,25 +345,12 @@ class Stars:
     @property
     def designation(self) -> np.ndarray:
         """IAU-style names ``Jhhmmss.ss+ddmmss.s`` (truncated, bytes)."""
-        return designation(self.ra_deg, self.dec_deg)
+        return designation(self.ra_deg, self.dec_deg).astype("S19")
 
     def rv(self, mjd: np.ndarray) -> np.ndarray:
         """True RV at UTC MJD ``mjd`` (broadcast against the stars), km/s."""
         return radial_velocity(mjd, self.rv_systemic, self.k1_kms, self.period_d, self.ecc,
                                self.omega_rad, self.t_peri_mjd)
-
-
-def designation(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    """``Jhhmmss.ss+ddmmss.s`` names (RA and Dec truncated, not rounded), bytes."""
-    cs = np.floor(np.asarray(ra_deg) / 15.0 * 360000.0 + 1e-6).astype(np.int64) % 8640000
-    ds = np.floor(np.abs(np.asarray(dec_deg)) * 36000.0 + 1e-6).astype(np.int64)
-    sign = np.where(np.asarray(dec_deg) < 0, "-", "+")
-    names = [
-        f"J{c // 360000:02d}{c // 6000 % 60:02d}{c % 6000 // 100:02d}.{c % 100:02d}"
-        f"{s}{d // 36000:02d}{d // 600 % 60:02d}{d % 600 // 10:02d}.{d % 10:d}"
-        for c, d, s in zip(cs.tolist(), ds.tolist(), sign.tolist(), strict=True)
-    ]
-    return np.array(names, dtype="S19")
 
 
 def _cell_seed(seed: np.random.SeedSequence, kind: int, band: int, ra_idx: int
@@ -519,7 +496,8 @@ def select_stars(
             cache[key] = draw_cell(seed, density, kind, band, ra_idx)
         parts.append(cache[key])
     pool = Candidates.concat(parts)
-    dist = angular_distance(pool.ra_deg, pool.dec_deg, plate_ra, plate_dec)
+    dist = np.degrees(angular_separation(np.radians(pool.ra_deg), np.radians(pool.dec_deg),
+                                         np.radians(plate_ra), np.radians(plate_dec)))
     inside = np.flatnonzero(dist < radius)
     if len(inside) < n:
         key = "pool_density" if kind == KIND_TARGET else "std_pool_density"

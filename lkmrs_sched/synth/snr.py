@@ -41,16 +41,13 @@ times the fibre throughput), for tests.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import astropy.units as u
 import numpy as np
 
 from lkmrs_sched.core.errors import InputError
-from lkmrs_sched.core.resources import TABLE4
 from lkmrs_sched.core.sections import SNRConfig
 
 ARMS = ("blue", "red")
@@ -63,10 +60,6 @@ ARM_MINUS_G_SOLAR = {"blue": 0.14, "red": -0.22}
 MOON_V_MINUS_R = 0.36
 _HC_OVER_K_NM_K = 1.438777e7  # h c / k in nm·K
 MAG_RANGE = (-2.0, 25.0)
-#: Eq. 4 was fitted from this S/N up; below it σ is continued as σ(8)·8/(S/N).
-LAW_MIN_SNR = 8.0
-
-
 
 
 @dataclass(frozen=True)
@@ -479,28 +472,7 @@ moon_altitude_deg, transparency : array_like, shape (n_exp,) or scalar
     return model.snr("blue", m, cond, te, thr)
 
 
-# --- precision law --------------------------------------------------------------------
-
-
-def load_precision_law(path: str | Path | None = None) -> dict[str, tuple[float, float, float]]:
-    """Table 4 coefficients ``{param: (a, b, c)}`` of σ_P(S/N) = a·(S/N)^b + c."""
-    p = Path(path) if path else TABLE4
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return {r["parameter"]: (float(r["a"]), float(r["b"]), float(r["c"])) for r in rows}
-
-
-def sigma_law(snr: np.ndarray, coeffs: tuple[float, float, float]) -> np.ndarray:
-    """σ_P(S/N) = a·(S/N)^b + c, continued as σ(8)·8/(S/N) below S/N 8 (in P's unit).
-
-    A floor of 0.1·σ(10) keeps σ positive far beyond the fitted range (the RV law turns
-    negative above S/N ≈ 900).
-    """
-    a, b, c = coeffs
-    s = np.maximum(np.asarray(snr, float), 1e-3)
-    law = a * np.maximum(s, LAW_MIN_SNR) ** b + c
-    low = (a * LAW_MIN_SNR**b + c) * LAW_MIN_SNR / s
-    return np.maximum(np.where(s < LAW_MIN_SNR, low, law), 0.1 * (a * 10.0**b + c))
+# --- measurement noise ----------------------------------------------------------------
 
 
 def measurement_noise(

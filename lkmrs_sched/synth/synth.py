@@ -46,8 +46,6 @@ float32, coordinates float64.
 
 from __future__ import annotations
 
-import datetime as dt
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,33 +55,29 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.precision import PrecisionLaw, published_laws
 from lkmrs_sched.sky.almanac import lunar_days_of
 from lkmrs_sched.sky.footprints import PlateSet
-from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, build_catalogue
-from lkmrs_sched.synth.snr import (
-    Conditions,
-    SNRLike,
-    load_precision_law,
-    measurement_noise,
-    model_from_config,
-    sigma_law,
+from lkmrs_sched.synth.exposures import (
+    ZP,
+    dead_fibres,
+    exposure_block,
+    fibre_indices,
+    iso_date_mjd,
+    lkmrs_exposures,
+    mid_exposure_mjd,
+    night_effects,
+    plan_key,
+    stream_seed,
 )
+from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
+from lkmrs_sched.synth.snr import SNRLike, measurement_noise, model_from_config
 
-#: Spawn-key heads ("SYN" + purpose).
-SYNTH = 0x53594E
-_NOISE, _NIGHT, _ZP = 1, 2, 3
-UTC_OFFSET_H = 8.0
-MJD_EPOCH = dt.date(1858, 11, 17)
 ZP_GRID_START_MJD, ZP_GRID_DAYS = 57000, 8000
 GAIA_ID_OFFSET = 4_000_000_000_000_000_000
 PARAMS = ("teff", "logg", "feh", "rv")
 #: Spectra per work chunk (exposures of one plate are processed this many at a time).
 CHUNK = 24_000
-REQUIRED_COLUMNS = (
-    "exposure_id", "project", "plan_id", "plate_name", "night", "start_mjd", "lmjm",
-    "exptime_s", "airmass", "moon_illumination", "moon_separation_deg", "moon_altitude_deg",
-    "seeing_arcsec",
-)
 #: Measured-table columns, in order, with their NumPy dtype.
 COLUMNS: dict[str, str] = {
     "obsid": "i8", "uid": "S12", "gp_id": "i8", "designation": "S19", "obsdate": "S10",
@@ -104,49 +98,7 @@ UNITS = {
 }
 
 
-# --- calendar -------------------------------------------------------------------------
-
-
-def _date_mjd(iso: np.ndarray, where: str) -> np.ndarray:
-    out = np.empty(len(iso), np.int64)
-    cache: dict[str, int] = {}
-    for i, s in enumerate(iso.tolist()):
-        s = s.decode() if isinstance(s, bytes) else str(s)
-        if s not in cache:
-            try:
-                cache[s] = (dt.date.fromisoformat(s[:10]) - MJD_EPOCH).days
-            except ValueError:
-                raise InputError(where, s, "an ISO date YYYY-MM-DD") from None
-        out[i] = cache[s]
-    return out
-
-
-# --- per-exposure streams -------------------------------------------------------------
-
-
-def _ss(seed: np.random.SeedSequence, *key: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, SYNTH, *key))
-
-
-def night_effects(
-    night_mjd: np.ndarray, seed: np.random.SeedSequence, cfg, where: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per night: alternate-lamp flag and the night's cloud extinction (mag)."""
-    until = None
-    if cfg.alt_lamp_until.strip():
-        try:
-            until = (dt.date.fromisoformat(cfg.alt_lamp_until.strip()) - MJD_EPOCH).days
-        except ValueError:
-            raise InputError(f"{where} alt_lamp_until", cfg.alt_lamp_until,
-                             'an ISO date "YYYY-MM-DD" or ""') from None
-    uniq, inv = np.unique(night_mjd, return_inverse=True)
-    lamp = np.zeros(len(uniq), bool)
-    cloud = np.zeros(len(uniq))
-    for i, d in enumerate(uniq.tolist()):
-        uu = np.random.default_rng(_ss(seed, _NIGHT, int(d))).random(2)
-        lamp[i] = until is not None and d < until and uu[0] < cfg.alt_lamp_fraction
-        cloud[i] = -cfg.cloud_night_mean * np.log1p(-uu[1])
-    return lamp[inv], cloud[inv]
+# --- zero points ----------------------------------------------------------------------
 
 
 def zero_point_drift(spid: int, mjd: np.ndarray, seed: np.random.SeedSequence, cfg
@@ -156,7 +108,7 @@ def zero_point_drift(spid: int, mjd: np.ndarray, seed: np.random.SeedSequence, c
 
     sigma = cfg.zero_point_sigma.to_value(u.km / u.s)
     rho = np.exp(-1.0 / cfg.zero_point_timescale.to_value(u.d))
-    z = np.random.default_rng(_ss(seed, _ZP, spid)).standard_normal(ZP_GRID_DAYS)
+    z = np.random.default_rng(stream_seed(seed, ZP, spid)).standard_normal(ZP_GRID_DAYS)
     drive = z * sigma * np.sqrt(1.0 - rho**2)
     drive[0] = z[0] * sigma
     path = lfilter([1.0], [1.0, -rho], drive)
@@ -192,32 +144,6 @@ class Truth:
     exposures: Table
 
 
-def _exposure_table(exposures: Table, plates: PlateSet, where: str) -> tuple[Table, np.ndarray]:
-    missing = [c for c in REQUIRED_COLUMNS if c not in exposures.colnames]
-    if missing:
-        raise InputError(f"{where}: exposures", ..., "columns " + ", ".join(REQUIRED_COLUMNS),
-                         "missing column(s) " + ", ".join(missing))
-    lk = exposures[np.asarray(exposures["project"]).astype(str) == "LK-MRS"]
-    plan = np.asarray(lk["plan_id"]).astype(str)
-    index = {str(p): i for i, p in enumerate(plates.plan_id)}
-    plate = np.empty(len(lk), np.int64)
-    for i, p in enumerate(plan.tolist()):
-        if p not in index:
-            raise InputError(f"{where}: exposures plan_id", p,
-                             "plan IDs of the plate set: " + ", ".join(plates.plan_id),
-                             "unknown LK-MRS plate")
-        plate[i] = index[p]
-    for col, lo, hi in (("exptime_s", 0, 7200), ("airmass", 1, 40), ("seeing_arcsec", 0, 30),
-                        ("moon_illumination", 0, 1), ("moon_separation_deg", 0, 180),
-                        ("moon_altitude_deg", -90, 90)):
-        v = np.asarray(lk[col], float)
-        bad = ~((v >= lo) & (v <= hi))
-        if np.any(bad):
-            raise InputError(f"{where}: exposures {col}", float(v[bad][0]),
-                             f"between {lo} and {hi}", "out of range")
-    return lk, plate
-
-
 def synthesize(
     exposures: Table,
     plates: PlateSet,
@@ -233,7 +159,8 @@ def synthesize(
     Parameters
     ----------
     exposures : astropy.table.Table
-        An observation log's exposures (columns of :data:`REQUIRED_COLUMNS`; optionally
+        An observation log's exposures (columns of
+        :data:`lkmrs_sched.synth.exposures.REQUIRED_COLUMNS`; optionally
         ``transparency``). Only rows with ``project == "LK-MRS"`` are synthesized.
     plates : PlateSet
         The LK-MRS plates with Table 1 counts; exposures refer to them by ``plan_id``.
@@ -269,34 +196,12 @@ def synthesize(
     where = scenario.source
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
         scenario.seed if seed is None else int(seed))
-    cfg = scenario.snr
-    model = snr_model or model_from_config(cfg, f"{where}: [snr]")
-    lk, plate_of = _exposure_table(exposures, plates, where)
+    model = snr_model or model_from_config(scenario.snr, f"{where}: [snr]")
+    lk, plate_of = lkmrs_exposures(exposures, plates, where)
     cat = catalogue or build_catalogue(plates, scenario.population, ss,
                                        f"{where}: [population]")
-    law = load_precision_law()
-    ex = _exposure_info(lk, plate_of, plates, ss, cfg, lunar_days, where)
-    n_sp = cat.fibres.throughput.shape[0]
-    zp_slow = np.stack([zero_point_drift(s + 1, ex.mid, ss, cfg) for s in range(n_sp)])
-
-    n_obj = np.bincount(cat.plate, minlength=len(plates))
-    n_spec = int(n_obj[plate_of].sum())
-    w = _Writer(n_spec)
-    star_cols = _star_columns(cat.stars)
-    transparency = np.empty(len(lk))
-    first = 0
-    for p in range(len(plates)):
-        rows = cat.rows_of(p)
-        e_all = np.flatnonzero(plate_of == p)
-        # Chunks of ~CHUNK spectra keep the work arrays small and reused (no page faults).
-        n_chunks = max(1, int(np.ceil(len(e_all) * len(rows) / CHUNK)))
-        for e_idx in np.array_split(e_all, n_chunks):
-            if len(e_idx) == 0:
-                continue
-            blk = _plate_block(e_idx, rows, cat, ex, zp_slow, model, law, scenario, ss)
-            transparency[e_idx] = blk.pop("transparency")
-            w.fill(first, e_idx, rows, cat, ex, star_cols, blk)
-            first += len(e_idx) * len(rows)
+    ex = _exposure_info(lk, plate_of, plates, ss, scenario.snr, lunar_days, where)
+    w, transparency = _synthesize_plates(cat, ex, plate_of, len(plates), model, scenario, ss)
     truth = Truth(
         stars=_truth_stars(cat, np.bincount(plate_of, minlength=len(plates))),
         spectra=w.truth_table(),
@@ -314,6 +219,33 @@ def synthesize(
     for t in (measured, truth.stars, truth.spectra, truth.exposures):
         t.meta.update(provenance)
     return measured, truth
+
+
+def _synthesize_plates(cat: Catalogue, ex: _Exposures, plate_of: np.ndarray, n_plates: int,
+                       model: SNRLike, scenario, ss: np.random.SeedSequence
+                       ) -> tuple[_Writer, np.ndarray]:
+    """All spectra, plate by plate in chunks of exposures; and each exposure's transparency."""
+    law = published_laws()
+    n_sp = cat.fibres.throughput.shape[0]
+    zp_slow = np.stack([zero_point_drift(s + 1, ex.mid, ss, scenario.snr) for s in range(n_sp)])
+    n_obj = np.bincount(cat.plate, minlength=n_plates)
+    w = _Writer(int(n_obj[plate_of].sum()))
+    star_cols = _star_columns(cat.stars)
+    transparency = np.empty(len(ex.lk))
+    first = 0
+    for p in range(n_plates):
+        rows = cat.rows_of(p)
+        e_all = np.flatnonzero(plate_of == p)
+        # Chunks of ~CHUNK spectra keep the work arrays small and reused (no page faults).
+        n_chunks = max(1, int(np.ceil(len(e_all) * len(rows) / CHUNK)))
+        for e_idx in np.array_split(e_all, n_chunks):
+            if len(e_idx) == 0:
+                continue
+            blk = _plate_block(e_idx, rows, cat, ex, zp_slow, model, law, scenario, ss)
+            transparency[e_idx] = blk.pop("transparency")
+            w.fill(first, e_idx, rows, cat, ex, star_cols, blk)
+            first += len(e_idx) * len(rows)
+    return w, transparency
 
 
 @dataclass(frozen=True)
@@ -338,7 +270,7 @@ def _exposure_info(lk: Table, plate_of: np.ndarray, plates: PlateSet,
                    ss: np.random.SeedSequence, cfg, lunar_days: Mapping[str, int] | None,
                    where: str) -> _Exposures:
     night = np.asarray(lk["night"]).astype(str)
-    night_mjd = _date_mjd(night, f"{where}: exposures night")
+    night_mjd = iso_date_mjd(night, f"{where}: exposures night")
     start = np.asarray(lk["start_mjd"], float)
     lday = np.array([(lunar_days or {}).get(n, 0) for n in night.tolist()], np.int16)
     miss = lday == 0
@@ -352,9 +284,9 @@ def _exposure_info(lk: Table, plate_of: np.ndarray, plates: PlateSet,
         night=night,
         night_mjd=night_mjd,
         start=start,
-        mid=start + 0.5 * np.asarray(lk["exptime_s"], float) / 86400.0,
+        mid=mid_exposure_mjd(lk),
         lmjm=np.asarray(lk["lmjm"], np.int64),
-        plan_key=np.array([zlib.crc32(p.encode()) for p in planid.tolist()], np.int64),
+        plan_key=np.array([plan_key(p) for p in planid.tolist()], np.int64),
         planid=planid,
         lday=lday,
         lamp=lamp,
@@ -363,69 +295,35 @@ def _exposure_info(lk: Table, plate_of: np.ndarray, plates: PlateSet,
 
 
 def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Exposures,
-                 zp_slow: np.ndarray, model: SNRLike, law: dict, scenario,
+                 zp_slow: np.ndarray, model: SNRLike, law: Mapping[str, PrecisionLaw], scenario,
                  ss: np.random.SeedSequence) -> dict[str, np.ndarray]:
     """S/N, true and measured values of one plate's exposures × objects."""
-    cfg, lk = scenario.snr, ex.lk
-    n, n_e, n_sp = len(rows), len(e_idx), zp_slow.shape[0]
+    cfg = scenario.snr
     stars = cat.stars
     st = cat.star[rows]
-    spid0 = cat.spid[rows].astype(np.int64) - 1
-    fib0 = cat.fiberid[rows].astype(np.int64) - 1
-    # Per-exposure stream: a cloud uniform, one normal per spectrograph (zero-point
-    # jitter), then 13 normal and 7 uniform rows per object.
-    cloud_u = np.empty(n_e)
-    zp_z = np.empty((n_e, n_sp))
-    zs = np.empty((13, n_e, n))
-    us = np.empty((7, n_e, n))
-    for j, e in enumerate(e_idx):
-        rng = np.random.default_rng(_ss(ss, _NOISE, int(ex.plan_key[e]), int(ex.lmjm[e])))
-        cloud_u[j] = rng.random()
-        zp_z[j] = rng.standard_normal(n_sp)
-        zs[:, j] = rng.standard_normal((13, n))
-        us[:, j] = rng.random((7, n))
-    if "transparency" in lk.colnames:
-        tr = np.asarray(lk["transparency"], float)[e_idx]
-    elif cfg.transparency_model == "clear":
-        tr = np.full(n_e, cfg.nominal_transparency)
-    else:
-        a_exp = -cfg.cloud_exposure_mean * np.log1p(-cloud_u)
-        tr = 10.0 ** (-0.4 * (ex.cloud_night[e_idx] + a_exp))
-
-    def col(name: str) -> np.ndarray:
-        return np.asarray(lk[name], float)[e_idx, None]
-
-    cond = Conditions(
-        exptime_s=col("exptime_s"), seeing_arcsec=col("seeing_arcsec"), airmass=col("airmass"),
-        moon_illumination=col("moon_illumination"),
-        moon_separation_deg=col("moon_separation_deg"),
-        moon_altitude_deg=col("moon_altitude_deg"), transparency=tr[:, None],
-    )
-    jit = scenario.population.fibre_jitter
-    thr = cat.fibres.throughput[spid0, fib0][None, :] * np.exp(jit * zs[0] - 0.5 * jit**2)
-    eff = cat.fibres.arm_efficiency[spid0]
-    gmag = stars.gmag[st][None, :]
-    teff = stars.teff[st][None, :]
-    snr_b = model.snr("blue", gmag, cond, teff, thr * eff[None, :, 0])
-    snr_r = model.snr("red", gmag, cond, teff, thr * eff[None, :, 1])
+    spid0, _ = fibre_indices(cat, rows)
+    blk = exposure_block(model, cat, rows, ex.lk, e_idx, ex.plan_key, ss, scenario,
+                         ex.cloud_night)
+    noise, tr, thr = blk.noise, blk.transparency, blk.throughput
+    snr_b, snr_r = blk.snr["blue"], blk.snr["red"]
     # True RVs at mid-exposure; Kepler's equation only for the binaries.
     rv = np.broadcast_to(stars.rv_systemic[st], snr_b.shape).copy()
     b = np.flatnonzero(stars.binary[st])
     if len(b):
         rv[:, b] = stars.take(st[b]).rv(ex.mid[e_idx, None])
     # Zero point per (spectrograph, exposure): slow drift + jitter; lamp offset on top.
-    zp_unit = zp_slow[:, e_idx].T + cfg.zero_point_jitter.to_value(u.km / u.s) * zp_z
+    zp_unit = zp_slow[:, e_idx].T + cfg.zero_point_jitter.to_value(u.km / u.s) * noise.zp_z
     zp = zp_unit[:, spid0]
     shift = zp + cfg.alt_lamp_offset.to_value(u.km / u.s) * ex.lamp[e_idx, None]
     out = measure(snr_b, snr_r, rv + shift, stars.teff[st], stars.logg[st], stars.feh[st],
-                  zs, us, law, cfg)
+                  noise.zs, noise.us, law, cfg)
     out.update(rv_true=rv, zp=zp, snr_b=snr_b, snr_r=snr_r, thr=thr, transparency=tr)
     return out
 
 
 def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.ndarray,
-            logg: np.ndarray, feh: np.ndarray, zs: np.ndarray, us: np.ndarray, law: dict,
-            cfg) -> dict[str, np.ndarray]:
+            logg: np.ndarray, feh: np.ndarray, zs: np.ndarray, us: np.ndarray,
+            law: Mapping[str, PrecisionLaw], cfg) -> dict[str, np.ndarray]:
     """Arm RVs and LASP parameters with their errors (NaN where not measured).
 
     Parameters
@@ -438,8 +336,9 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         True parameters, K, dex, dex.
     zs, us : ndarray, shapes (13, n_exp, n_obj) and (7, n_exp, n_obj)
         Normal and uniform deviates (rows 1–12 of ``zs`` and 0–6 of ``us`` are used).
-    law : dict
-        Table 4 coefficients (:func:`lkmrs_sched.synth.snr.load_precision_law`).
+    law : mapping of str to PrecisionLaw
+        Table 4 laws (:func:`lkmrs_sched.core.precision.published_laws`); the noise
+        follows their extended form (:meth:`~lkmrs_sched.core.precision.PrecisionLaw.extended`).
     cfg : SNRConfig
 
     Returns
@@ -452,7 +351,7 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
     f_out, f_rv, k_out = cfg.outlier_fraction, cfg.rv_outlier_fraction, cfg.outlier_scale
     scat = cfg.lasp_error_scatter
     for i, (arm, snr) in enumerate((("b", snr_b), ("r", snr_r))):
-        sig = sigma_law(snr, law["rv"])
+        sig = law["rv"].extended(snr)
         ok = snr >= cfg.rv_min_snr
         noise = measurement_noise(zs[1 + i], us[1 + i], sig, f_rv, k_out)
         out[f"rv_{arm}"] = np.where(ok, rv_obs + noise, np.nan)
@@ -464,7 +363,7 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         (snr_b >= cfg.lasp_low_snr_min) & (us[0] < cfg.lasp_low_snr_fraction)))
     truth = {"teff": teff[None, :], "logg": logg[None, :], "feh": feh[None, :], "rv": rv_obs}
     for i, par in enumerate(PARAMS):
-        sig = sigma_law(snr_b, law[par])
+        sig = law[par].extended(snr_b)
         frac = f_rv if par == "rv" else f_out
         val = truth[par] + measurement_noise(zs[3 + i], us[3 + i], sig, frac, k_out)
         err = cfg.lasp_error_scale * sig * np.exp(scat * zs[7 + i] - 0.5 * scat**2)
@@ -523,8 +422,7 @@ class _Writer:
         lo, hi = 2 * t0, 2 * t1
         st = cat.star[rows]
         spid, fib = cat.spid[rows], cat.fiberid[rows]
-        dead = cat.fibres.status[spid.astype(np.int64) - 1, fib.astype(np.int64) - 1] \
-            == STATUS_DEAD
+        dead = dead_fibres(cat, rows)
         moon_alt = np.asarray(ex.lk["moon_altitude_deg"], float)[e_idx]
         per_exp = {
             "obsdate": ex.night[e_idx].astype("S10"),

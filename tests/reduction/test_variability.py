@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction import PrecisionLaw, reduce_spectra, rv_variability, spectra_from_table
 from lkmrs_sched.reduction.fakes import fake_catalogue
-from lkmrs_sched.reduction.uncertainty import published_laws
 
 
 def test_hand_made_stars():

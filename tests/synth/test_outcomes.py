@@ -8,36 +8,23 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from lkmrs_sched.core.config import default_scenario
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction.combine import combine_parameter
 from lkmrs_sched.sim.importers import import_table2
-from lkmrs_sched.sky.footprints import load_lkmrs
 from lkmrs_sched.synth.outcomes import (
     StarOutcomes,
     build_star_catalogue,
     expected_precision,
-    orbit_rv,
     plate_snr,
     simulate_rv_detection,
     star_outcomes,
     survey_totals,
 )
-from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
-from lkmrs_sched.synth.snr import load_precision_law, sigma_law
+from lkmrs_sched.synth.population import KIND_TARGET
 from lkmrs_sched.synth.synth import synthesize
 
 #: K1a1 and K1a2 overlap (stars on two plates); K2e4 stands alone.
 SMALL = ("K1a1", "K1a2", "K2e4")
-
-
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +110,9 @@ def test_n_good_n_spectra_baseline_equal_synth_table(small, plates, scenario, ca
     both = o.n_plates == 2
     assert both.sum() > 100 and o.n_good[both].max() > 10
     # Expected RV precision from the same S/N as read back from the table (float32).
-    law = load_precision_law()
+    law = published_laws()
     sig_w, sig_mean, count = expected_precision(k[good], snr[good].astype(float) ** 2,
-                                                sigma_law(snr[good], law["rv"]) ** 2, len(o))
+                                                law["rv"].extended(snr[good]) ** 2, len(o))
     m = o.lasp_ok & (count >= 1)
     np.testing.assert_allclose(o.sigma_rv[m], sig_w[m], rtol=1e-5)
     np.testing.assert_allclose(o.sigma_rv_mean[m], sig_mean[m], rtol=1e-5)
@@ -141,10 +128,10 @@ def test_n_good_n_spectra_baseline_equal_synth_table(small, plates, scenario, ca
                                  tuple(np.linspace(11, 300, 30))])
 @pytest.mark.parametrize("param", ["teff", "rv"])
 def test_expected_precision_matches_monte_carlo_of_eq2(snr, param):
-    law = load_precision_law()[param]
+    law = published_laws()[param]
     snr = np.asarray(snr)
     n_ep, trials = len(snr), 40_000
-    sigma = sigma_law(snr, law)
+    sigma = law.extended(snr)
     codes = np.repeat(np.arange(trials), n_ep)
     s = np.tile(snr, trials)
     rng = np.random.default_rng(5)
@@ -157,10 +144,10 @@ def test_expected_precision_matches_monte_carlo_of_eq2(snr, param):
 
 
 def test_expected_precision_special_cases():
-    law = load_precision_law()["rv"]
+    law = published_laws()["rv"]
     # Equal S/N: Eq. 2 estimates σ_P itself, the mean's error is σ_P/√N.
     s = np.full(9, 40.0)
-    sig = sigma_law(s, law)
+    sig = law.extended(s)
     ew, em, n = expected_precision(np.zeros(9, np.int64), s**2, sig**2, 1)
     assert ew[0] == pytest.approx(sig[0]) and em[0] == pytest.approx(sig[0] / 3)
     # One epoch: its own σ; none: NaN.
@@ -228,15 +215,6 @@ def test_completeness_falls_with_period_on_table2(table2, plates, scenario, cata
                     / sum(bins[i]["n_binaries"] for i in sel))
         assert share([0, 1]) > share([5, 6]) + 0.3
         assert share([0, 1, 2]) > share([3]) > share([5, 6])
-
-
-def test_orbit_rv_is_radial_velocity():
-    rng = np.random.default_rng(3)
-    n = 20_000
-    args = (58000 + 2000 * rng.random(n), rng.normal(0, 30, n), 100 * rng.random(n),
-            10 ** rng.uniform(-0.5, 8, n), np.where(rng.random(n) < 0.3, 0, 0.95 * rng.random(n)),
-            2 * np.pi * rng.random(n), 58000 + 1000 * rng.random(n))
-    np.testing.assert_allclose(orbit_rv(*args), radial_velocity(*args), rtol=0, atol=1e-9)
 
 
 # --- 4. determinism -----------------------------------------------------------------------

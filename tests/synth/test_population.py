@@ -10,14 +10,12 @@ import numpy as np
 import pytest
 
 from lkmrs_sched.core.errors import InputError
-from lkmrs_sched.sky.footprints import load_lkmrs
+from lkmrs_sched.core.geometry import angular_separation
 from lkmrs_sched.synth.fibres import STATUS_DEAD, STATUS_WEAK, build_catalogue, draw_fibres
 from lkmrs_sched.synth.population import (
     N_NORMAL,
     N_UNIFORM,
     PopulationConfig,
-    angular_distance,
-    designation,
     draw_binaries,
     draw_magnitudes,
     draw_parameters,
@@ -28,9 +26,9 @@ from lkmrs_sched.synth.population import (
 CFG = PopulationConfig()
 
 
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
+def angular_distance(ra1, dec1, ra2, dec2):
+    """Great-circle distance in degrees, from degrees."""
+    return np.degrees(angular_separation(*map(np.radians, (ra1, dec1, ra2, dec2))))
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +99,6 @@ def test_ids(plates, catalogue):
     assert len(np.unique(given)) == len(given)
     assert np.all(catalogue.kic_id[kepler & (ids > 0)] < 14_000_000)
     assert np.all(catalogue.epic_id[~kepler & (ids > 0)] >= 201_000_000)
-
-
-def test_designation_truncates():
-    ra = 292.5 + 0.0049 / 3600 * 15  # 19:30:00.0049 -> .00
-    assert designation(np.array([ra]), np.array([-5.123456]))[0] == b"J193000.00-050724.4"
-    assert designation(np.array([0.0]), np.array([44.999999]))[0] == b"J000000.00+445959.9"
 
 
 def test_magnitudes_mostly_brighter_than_15():

@@ -14,11 +14,9 @@ from lkmrs_sched.synth.snr import (
     SNRConfig,
     SNRModel,
     blue_snr,
-    load_precision_law,
     mag_from_nl,
     moon_sky_nl,
     nl_from_mag,
-    sigma_law,
 )
 
 
@@ -141,16 +139,3 @@ def test_constant_twin_has_the_same_interface():
     out = twin.snr("blue", np.array([[10.0, 14.0, 15.0]]), cond, throughput=0.5)
     assert out.shape == (2, 3)
     assert np.all(out == 12.5)
-
-
-def test_precision_law_reproduces_table4():
-    """σ_P at S/N 10/20/50 as printed in Table 4 (RV with exponent +0.201)."""
-    law = load_precision_law()
-    printed = {"teff": (101, 55, 29), "logg": (0.15, 0.08, 0.04),
-               "feh": (0.091, 0.048, 0.024), "rv": (1.00, 0.90, 0.75)}
-    for par, values in printed.items():
-        got = sigma_law(np.array([10.0, 20.0, 50.0]), law[par])
-        np.testing.assert_allclose(got, values, rtol=0.06, err_msg=par)
-    # Below S/N 8 the law continues as 1/(S/N); far above, σ stays positive.
-    assert sigma_law(4.0, law["rv"]) == pytest.approx(2 * sigma_law(8.0, law["rv"]))
-    assert sigma_law(5000.0, law["rv"]) > 0

@@ -11,12 +11,13 @@ import pytest
 from astropy.table import Table
 
 from lkmrs_sched import cli
-from lkmrs_sched.core.config import default_scenario, parse_scenario
+from lkmrs_sched.core.config import parse_scenario
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sky.almanac import lunar_days_of
 from lkmrs_sched.sky.footprints import load_lkmrs
-from lkmrs_sched.synth.snr import ConstantSNRModel, SNRConfig, load_precision_law, sigma_law
+from lkmrs_sched.synth.snr import ConstantSNRModel, SNRConfig
 from lkmrs_sched.synth.synth import (
     COLUMNS,
     measure,
@@ -59,16 +60,6 @@ def make_exposures(plate_names=PLATES, nights=("2018-10-15", "2018-12-20", "2019
     rows.append(extra)
     rows.append(dict(rows[0], exposure_id=2, project="TD-B", plan_id="TD000000N000000B01"))
     return Table(rows=rows)
-
-
-@pytest.fixture(scope="module")
-def plates():
-    return load_lkmrs()
-
-
-@pytest.fixture(scope="module")
-def scenario():
-    return default_scenario()
 
 
 @pytest.fixture(scope="module")
@@ -222,8 +213,8 @@ def test_rv_zero_points_lamp_and_binaries(plates, scenario):
     np.testing.assert_array_equal(lamp, np.asarray(b["obsdate"]) < b"2019-01-01")
     resid = np.asarray(b["rv_lasp0"]) - spec["rv_true"] - spec["rv_zero_point"]
     ok = np.isfinite(resid)
-    law = load_precision_law()
-    sig = sigma_law(np.asarray(b["snr"]), law["rv"])
+    law = published_laws()
+    sig = law["rv"].extended(np.asarray(b["snr"]))
     assert np.mean(resid[ok & lamp]) == pytest.approx(6.5, abs=0.02)
     assert np.mean(resid[ok & ~lamp]) == pytest.approx(0.0, abs=0.02)
     assert np.std(resid[ok & ~lamp] / sig[ok & ~lamp]) == pytest.approx(1, abs=0.05)
@@ -272,7 +263,7 @@ def test_injected_noise_follows_table4(snr):
     and with outliers on, the |ΔP| > 6σ share stays below 2 % for Teff/log g/[Fe/H]."""
     n = 100_000
     rng = np.random.default_rng(int(snr))
-    law = load_precision_law()
+    law = published_laws()
     s = np.full((1, n), snr)
     truth = dict(teff=np.full(n, 5500.0), logg=np.full(n, 4.0), feh=np.full(n, -0.2))
     for frac in (0.0, 0.02):
@@ -282,7 +273,7 @@ def test_injected_noise_follows_table4(snr):
                       us=rng.random((7, 1, n)), law=law, cfg=cfg)
         for par in ("teff", "logg", "feh", "rv"):
             d = out[par][0] - (0.0 if par == "rv" else truth[par])
-            sig = float(sigma_law(snr, law[par]))
+            sig = float(law[par].extended(snr))
             if frac == 0:
                 assert np.std(d) == pytest.approx(sig, rel=0.05), par
                 assert np.median(out[par + "_err"]) == pytest.approx(sig, rel=0.05)
