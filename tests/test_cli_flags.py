@@ -13,3 +13,10 @@ def test_library_parameter_names_become_options(capsys, tmp_path):
     code = cli.main(["calibrate", "--draws", "10", "--parameters", "nope", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("lkmrs-sched: error: --parameters: ") and "'nope'" in err
+
+
+def test_reduction_parameters_become_reduce_options(capsys, tmp_path):
+    missing = tmp_path / "none.parquet"
+    code = cli.main(["reduce", str(missing), "--chi2-p", "2", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("lkmrs-sched: error: --chi2-p: "), err

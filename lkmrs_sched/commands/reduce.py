@@ -116,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or issue lines")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, flag_names={"variability_p": "--chi2-p"})
 
 
 def run(args: argparse.Namespace) -> int:

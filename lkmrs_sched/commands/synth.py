@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scenario TOML (default: the one stored in the run's log)")
     p.add_argument("--seed", type=int, help="master seed (default: the run's seed)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, flag_names={"path": "--out"})
 
 
 def load_run(run_dir: str | Path, scenario_file: str | None = None):

@@ -18,6 +18,7 @@ from astropy.table import Table
 
 from lkmrs_sched.core.geometry import designation
 from lkmrs_sched.core.precision import PrecisionLaw, published_laws
+from lkmrs_sched.core.timeconv import lmjm_to_mjd
 
 _BASE_MJD = 58390  # 2018 September
 #: Table 4 was fitted up to S/N 300; above it the noise is held at σ(300).
@@ -313,7 +314,7 @@ def _fake_spectra(rng: np.random.Generator, size: _Size, st: _FakeStars, ex: _Fa
     n_spec = s_idx.size
     snr = st.snr[s_idx] * ex.factor[e_idx] * np.exp(rng.normal(0, snr_epoch_scatter, n_spec))
     snr_r = snr * np.exp(rng.normal(0.25, 0.1, n_spec))
-    mjd = ex.lmjm[e_idx] / 1440.0 - 8.0 / 24.0
+    mjd = lmjm_to_mjd(ex.lmjm[e_idx])
     rv_true = st.rv0[s_idx] + st.k_amp[s_idx] * np.sin(
         2 * np.pi * mjd / st.period[s_idx] + st.phase[s_idx])
     obsid = 700_000_000 + size.first_plate * 10_000_000 + np.arange(n_spec, dtype=np.int64)

@@ -95,26 +95,27 @@ class ReductionConfig:
     def check(self) -> None:
         """Raise :class:`InputError` for impossible values."""
         if self.zero_point not in ZERO_POINT_METHODS:
-            raise InputError("--zero-point", self.zero_point, ", ".join(ZERO_POINT_METHODS))
+            raise InputError("zero_point", self.zero_point, ", ".join(ZERO_POINT_METHODS))
         if self.zero_point == "reference" and not self.reference_rv:
             raise InputError(
-                "--reference-rv", ..., "a reference RV file", "needed for --zero-point reference"
+                "reference_rv", ..., "a reference RV file", "needed for zero_point = reference"
             )
         if self.iterations < 1:
-            raise InputError("--iterations", self.iterations, "an integer >= 1")
+            raise InputError("iterations", self.iterations, "an integer >= 1")
         if self.zero_point_weighting not in zp_mod.WEIGHTINGS:
             raise InputError(
-                "--zero-point-weighting", self.zero_point_weighting, ", ".join(zp_mod.WEIGHTINGS)
+                "zero_point_weighting", self.zero_point_weighting, ", ".join(zp_mod.WEIGHTINGS)
             )
         for name in ("max_scatter", "reference_floor", "variability_nsigma"):
             if not getattr(self, name) > 0:
-                raise InputError(f"--{name.replace('_', '-')}", getattr(self, name), "> 0")
+                raise InputError(name, getattr(self, name), "> 0")
         if not 0 < self.min_presence <= 1:
-            raise InputError("--min-presence", self.min_presence, "0 < share <= 1")
+            raise InputError("min_presence", self.min_presence, "0 < share <= 1")
         if not 0 < self.variability_p < 1:
-            raise InputError("--chi2-p", self.variability_p, "0 < p < 1")
-        if self.min_plate_spectra < 0 or self.min_snr < 0:
-            raise InputError("--min-plate-spectra/--min-snr", ..., ">= 0")
+            raise InputError("variability_p", self.variability_p, "0 < p < 1")
+        for name in ("min_plate_spectra", "min_snr"):
+            if not getattr(self, name) >= 0:
+                raise InputError(name, getattr(self, name), ">= 0")
 
 
 @dataclass

@@ -28,6 +28,7 @@ from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.geometry import designation
+from lkmrs_sched.core.timeconv import lmjm_to_mjd
 from lkmrs_sched.reduction import columns as C
 from lkmrs_sched.reduction.checks import check_rows, wanted_columns
 from lkmrs_sched.reduction.column_map import parse_column_map
@@ -335,7 +336,7 @@ def _exposure_table(
     exposures["plate"] = (exp_keys >> 32).astype(np.int64)
     exposures["planid"] = planids[exposures["plate"]] if planids.size else np.array([], str)
     exposures["lmjm"] = exp_keys & 0xFFFFFFFF
-    exposures["mjd"] = exposures["lmjm"] / 1440.0 - 8.0 / 24.0
+    exposures["mjd"] = lmjm_to_mjd(exposures["lmjm"])
     exposures["mjd"].unit = "d"
     lamp_rows = np.bincount(row_exposure, weights=row_alt_lamp, minlength=n_exp)
     all_rows = np.bincount(row_exposure, minlength=n_exp)

@@ -118,7 +118,7 @@ def zero_point_weights(sp: Table, weighting: str, error_floor: float = ERROR_FLO
         err = np.asarray(sp["rv_err"], dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return 1.0 / (err**2 + error_floor**2)
-    raise InputError("--zero-point-weighting", weighting, ", ".join(WEIGHTINGS))
+    raise InputError("zero_point_weighting", weighting, ", ".join(WEIGHTINGS))
 
 
 def _usable(rv: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -363,9 +363,9 @@ def rv_zero_points(
     ZeroPoints
     """
     if iterations < 1:
-        raise InputError("--iterations", iterations, "an integer >= 1")
+        raise InputError("iterations", iterations, "an integer >= 1")
     if not 0 < min_presence <= 1:
-        raise InputError("--min-presence", min_presence, "0 < share <= 1")
+        raise InputError("min_presence", min_presence, "0 < share <= 1")
     sp = spectra.spectra
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
     spid = np.asarray(sp["spid"]).astype(np.int64)

@@ -24,7 +24,6 @@ The per-exposure stream (:func:`exposure_noise`) is drawn in a fixed order
 
 from __future__ import annotations
 
-import datetime as dt
 import zlib
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.timeconv import iso_date_to_mjd
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue
 from lkmrs_sched.synth.snr import Conditions, SNRLike
@@ -42,7 +42,6 @@ SYNTH = 0x53594E
 NOISE, NIGHT, ZP = 1, 2, 3
 #: Normal and uniform rows per object in the per-exposure stream.
 NORMAL_ROWS, UNIFORM_ROWS = 13, 7
-MJD_EPOCH = dt.date(1858, 11, 17)
 #: Columns an exposures table needs (obslog ``exposures`` schema).
 REQUIRED_COLUMNS = (
     "exposure_id", "project", "plan_id", "plate_name", "night", "start_mjd", "lmjm",
@@ -147,7 +146,7 @@ def iso_date_mjd(iso: np.ndarray, where: str) -> np.ndarray:
         s = s.decode() if isinstance(s, bytes) else str(s)
         if s not in cache:
             try:
-                cache[s] = (dt.date.fromisoformat(s[:10]) - MJD_EPOCH).days
+                cache[s] = iso_date_to_mjd(s)
             except ValueError:
                 raise InputError(where, s, "an ISO date YYYY-MM-DD") from None
         out[i] = cache[s]
@@ -161,7 +160,7 @@ def night_effects(
     until = None
     if cfg.alt_lamp_until.strip():
         try:
-            until = (dt.date.fromisoformat(cfg.alt_lamp_until.strip()) - MJD_EPOCH).days
+            until = iso_date_to_mjd(cfg.alt_lamp_until.strip())
         except ValueError:
             raise InputError(f"{where} alt_lamp_until", cfg.alt_lamp_until,
                              'an ISO date "YYYY-MM-DD" or ""') from None

@@ -565,7 +565,7 @@ def write_table(table: Table, path: str | Path) -> Path:
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in (".parquet", ".fits", ".fit"):
-        raise InputError("--out", str(p), "a file ending in .parquet or .fits", "unknown format")
+        raise InputError("path", str(p), "a file ending in .parquet or .fits", "unknown format")
     with atomic_path(p) as tmp:
         if ext == ".parquet":
             import pyarrow as pa
