@@ -56,7 +56,7 @@ def _column_names(path: Path, fmt: str) -> list[str]:
         return list(pq.read_schema(path).names)
     if fmt == "csv":
         opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
             header = next(csv.reader(fh), [])
         return [h.strip() for h in header]
     return []

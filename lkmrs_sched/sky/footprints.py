@@ -12,7 +12,6 @@ loader checks that the ID matches the coordinates.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from astropy.coordinates import Angle
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.textio import read_csv_dicts
 
 PLAN_ID = re.compile(r"^(TD|NT)(\d{2})(\d{2})(\d{2})([NS])(\d{2})(\d{2})(\d{2})([A-Z0-9]{3})$")
 LKMRS_NAME = re.compile(r"^K[12][a-e][1-4]$")
@@ -172,14 +172,7 @@ def load_plates(path: str | Path, project: str = "LK-MRS", lkmrs: bool | None = 
     """
     p = Path(path)
     lkmrs = project == "LK-MRS" if lkmrs is None else lkmrs
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-            header = list(rows[0].keys()) if rows else []
-    except OSError as exc:
-        raise InputError(
-            str(p), ..., "a readable plate CSV", exc.strerror or "unreadable"
-        ) from None
+    header, rows = read_csv_dicts(p, "a readable plate CSV")
     if not rows:
         raise InputError(str(p), ..., "at least one plate row", "empty plate file")
     missing = [c for c in REQUIRED if c not in header]
@@ -226,7 +219,7 @@ def load_plates(path: str | Path, project: str = "LK-MRS", lkmrs: bool | None = 
             raise InputError(f"{where} plan_id", plan_id, "an LK-MRS plan ID ending in K01")
         for c in counts_present:
             raw = row[c].strip()
-            if not raw.isdigit():
+            if not re.fullmatch(r"[0-9]+", raw):
                 raise InputError(f"{where} {c}", raw, "a non-negative integer")
             counts[c].append(int(raw))
         out["plan_id"].append(plan_id)
