@@ -29,9 +29,7 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
     InputError
         No such folder, no log in it, or an unreadable scenario.
     """
-    import tomllib
-
-    from lkmrs_sched.core.config import default_scenario, load_scenario, parse_scenario
+    from lkmrs_sched.core.config import default_scenario, load_scenario, scenario_from_text
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.sim.obslog import ObservationLog
 
@@ -47,18 +45,8 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
         scenario = load_scenario(scenario_file)
     elif log.info.get("scenario_text"):
         src = log.info.get("source", str(log_path))
-        if not Path(src).is_file():
-            # Written elsewhere (or from another working folder): resolve its relative paths
-            # like those of the project's own scenarios.
-            from lkmrs_sched.core.resources import SCENARIOS
-
-            src = str(SCENARIOS / Path(src).name)
-        try:
-            data = tomllib.loads(log.info["scenario_text"])
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{log_path}: info scenario_text", ..., "valid TOML",
-                             f"TOML syntax error ({exc})") from None
-        scenario = parse_scenario(data, source=src, text=log.info["scenario_text"])
+        scenario = scenario_from_text(log.info["scenario_text"], src,
+                                      f"{log_path}: info scenario_text")
     else:
         scenario = default_scenario()
     return log, scenario
