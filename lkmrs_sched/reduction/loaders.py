@@ -100,7 +100,8 @@ def iter_column_batches(
     p = Path(path)
     where = str(p)
     if not p.is_file():
-        raise InputError(where, ..., "an existing catalogue file", "no such file")
+        raise InputError(where, ..., "an existing catalogue file",
+                         "a folder, not a file" if p.is_dir() else "no such file")
     fmt = fmt or detect_format(p)
     if fmt not in FORMATS:
         raise InputError(where, fmt, ", ".join(FORMATS), "unknown table format")

@@ -116,8 +116,10 @@ class ReductionConfig:
             raise InputError("--min-presence", self.min_presence, "0 < share <= 1")
         if not 0 < self.variability_p < 1:
             raise InputError("--chi2-p", self.variability_p, "0 < p < 1")
-        if self.min_plate_spectra < 0 or self.min_snr < 0:
-            raise InputError("--min-plate-spectra/--min-snr", ..., ">= 0")
+        if self.min_plate_spectra < 0:
+            raise InputError("--min-plate-spectra", self.min_plate_spectra, ">= 0")
+        if not 0 <= self.min_snr < float("inf"):
+            raise InputError("--min-snr", self.min_snr, "a finite S/N >= 0")
 
 
 @dataclass
@@ -302,9 +304,12 @@ def reduce_spectra(
         t0 = time.perf_counter()
         bar.set_postfix_str("RV variables")
         law = precision["rv"].law if precision["rv"].law.ok else published_laws()["rv"]
+        rv = np.asarray(sp["rv"], dtype=float)
+        if cfg.min_snr > 0:  # the same epochs as the catalogue: none below --min-snr
+            rv = np.where(np.asarray(sp["rv_snr"], dtype=float) >= cfg.min_snr, rv, np.nan)
         variables = rv_variability(
             codes,
-            np.asarray(sp["rv"]),
+            rv,
             np.asarray(sp["rv_snr"]),
             law,
             n_stars,
