@@ -64,9 +64,13 @@ def _private_caches() -> None:
 
 def _os_error_line(exc: OSError) -> str:
     """One line for an operating-system error that escaped the input checks."""
-    where = exc.filename if exc.filename is not None else "output"
-    err = InputError(str(where), ..., "a location this user can read and write (check "
-                     "permissions, free space and the path)", exc.strerror or str(exc))
+    if exc.filename is not None:
+        err = InputError(str(exc.filename), ..., "a location this user can read and write "
+                         "(check permissions, free space and the path)",
+                         exc.strerror or str(exc))
+    else:
+        err = InputError("system", ..., "working files and connections (check free space, "
+                         "permissions and addresses)", exc.strerror or str(exc))
     return f"lkmrs-sched: error: {err}"
 
 

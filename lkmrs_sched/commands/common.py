@@ -19,9 +19,11 @@ MAX_SEED = 2**64 - 1
 MAX_WORKERS = 1024
 
 
-def int_range(lo: int, hi: int | None = None, what: str = "an integer"):
+def int_range(lo: int, hi: int | None = None, what: str = "an integer",
+              hi_text: str | None = None):
     """An argparse ``type``: an integer in ``[lo, hi]`` (one-line error otherwise)."""
-    allowed = f"{what} from {lo} to {hi}" if hi is not None else f"{what} >= {lo}"
+    allowed = (f"{what} from {lo} to {hi_text or hi}" if hi is not None
+               else f"{what} >= {lo}")
 
     def parse(text: str) -> int:
         try:
@@ -69,7 +71,7 @@ def float_range(lo: float | None = None, hi: float | None = None, *, lo_open: bo
 
 
 #: ``--seed``: a non-negative integer.
-seed_type = int_range(0, MAX_SEED, "a non-negative integer")
+seed_type = int_range(0, MAX_SEED, "an integer", "2**64 - 1")
 #: ``--realizations``: 1 .. :data:`MAX_REALIZATIONS`.
 realizations_type = int_range(1, MAX_REALIZATIONS, "a whole number of realizations")
 #: ``--workers``: 1 .. :data:`MAX_WORKERS`.

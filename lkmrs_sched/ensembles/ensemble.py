@@ -274,6 +274,9 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
         Show a progress bar.
     """
     results: dict[int, dict[str, Any]] = {}
+    client = None
+    if dask_address is not None:  # connect first: a bad address claims no store
+        client = dask_address if not isinstance(dask_address, str) else _connect(dask_address)
     claim = _Store(store, _identity(manifest or {}, jobs)) if store is not None else None
     if claim is not None:
         for job in jobs:
@@ -282,7 +285,7 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
                 results[job.index] = stored
     todo = [job for job in jobs if job.index not in results]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=label, unit="run",
-               disable=not progress, dynamic_ncols=True)
+               disable=None if progress else True, dynamic_ncols=True)  # None: not on a pipe
 
     def done(job: Job, result: dict[str, Any]) -> None:
         results[job.index] = result
@@ -291,8 +294,8 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
         bar.update(1)
 
     try:
-        if dask_address is not None and todo:
-            _run_dask(task, todo, dask_address, done)
+        if client is not None and todo:
+            _run_dask(task, todo, client, done)
         elif (workers or default_workers()) <= 1 or len(todo) <= 1:
             for job in todo:
                 done(job, task(job))
@@ -315,23 +318,30 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
         bar.close()
         if claim is not None:
             claim.close()
+        if client is not None and client is not dask_address:
+            client.close()
     return [results[job.index] for job in jobs]
 
 
-def _run_dask(task: Callable[[Job], dict[str, Any]], todo: list[Job], address: Any,
-              done: Callable[[Job, dict[str, Any]], None]) -> None:
+def _connect(address: str) -> Any:
+    """A client of the Dask scheduler at ``address`` (an InputError if there is none)."""
     from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError("--dask", address, "the address of a running Dask scheduler, e.g. "
+                         "tcp://host:8786", f"cannot connect ({exc})") from None
+
+
+def _run_dask(task: Callable[[Job], dict[str, Any]], todo: list[Job], client: Any,
+              done: Callable[[Job, dict[str, Any]], None]) -> None:
     from distributed import as_completed as dask_completed
 
-    client = address if isinstance(address, Client) else Client(address)
-    try:
-        futures = client.map(task, todo, pure=False)
-        index = {f.key: job for f, job in zip(futures, todo, strict=True)}
-        for fut in dask_completed(futures):
-            done(index[fut.key], fut.result())
-    finally:
-        if client is not address:
-            client.close()
+    futures = client.map(task, todo, pure=False)
+    index = {f.key: job for f, job in zip(futures, todo, strict=True)}
+    for fut in dask_completed(futures):
+        done(index[fut.key], fut.result())
 
 
 def percentile_summary(values: Sequence[float], observed: float | None = None
