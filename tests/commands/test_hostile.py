@@ -678,3 +678,18 @@ def test_no_command_writes_outside_out_and_the_cache(tmp_path):
     assert not list(home.rglob("*")), list(home.rglob("*"))
     assert {p.name for p in work.iterdir()} == {"tiny.toml", "out"}
     assert (cache / "matplotlib").is_dir()
+
+
+def test_tiny_calibration_reports_what_it_did():
+    """10 draws with --accept 0.01 keep 6 (the minimum), too few for the regression."""
+    import numpy as np
+
+    from lkmrs_sched.ensembles.calibrate import Calibration
+
+    est = {"usable_scale": {k: 0.5 for k in ("median", "mean", "std", "p16", "p84")}}
+    cal = Calibration(["usable_scale"], est, np.zeros((6, 1)), np.ones(6), 10, 0.01)
+    text = cal.format()
+    assert "closest 6 kept (60%" in text and "plain rejection" in text
+    assert "1 % kept" not in text and "regression adjustment" not in text
+    big = Calibration(["usable_scale"], est, np.zeros((150, 1)), np.ones(150), 1500, 0.1)
+    assert "closest 150 kept (10%" in big.format() and "regression adjustment" in big.format()
