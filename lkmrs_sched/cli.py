@@ -5,14 +5,15 @@ Each sub-command lives in its own module under :mod:`lkmrs_sched.commands` and e
 runs it. Modules import their heavy dependencies inside that function, so ``--help``
 stays fast.
 
-Exit codes: 0 success, 2 bad input (one clear line on stderr, never a traceback),
-130 interrupted.
+Exit codes: 0 success, 2 bad input or an unusable file location (one clear line on
+stderr, never a traceback), 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -68,9 +69,33 @@ def _in_flags(exc: InputError, args: argparse.Namespace) -> InputError:
     return InputError(flag, exc.value, exc.allowed, exc.problem)
 
 
+def _private_caches() -> None:
+    """Keep third-party caches inside ours: matplotlib's font cache goes to the cache folder
+    (unless the user chose a place with ``MPLCONFIGDIR``), never into the home folder."""
+    from lkmrs_sched.core.resources import cache_dir
+
+    os.environ.setdefault("MPLCONFIGDIR", str(cache_dir() / "matplotlib"))
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error that escaped the input checks."""
+    if exc.filename is not None:
+        err = InputError(str(exc.filename), ..., "a location this user can read and write "
+                         "(check permissions, free space and the path)",
+                         exc.strerror or str(exc))
+    else:
+        err = InputError("system", ..., "working files and connections (check free space, "
+                         "permissions and addresses)", exc.strerror or str(exc))
+    return f"lkmrs-sched: error: {err}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (one line, code 2)
+        return exc.code if isinstance(exc.code, int) else 2
+    _private_caches()
     if threading.current_thread() is threading.main_thread():
         # `kill PID` ends a run like Ctrl-C: workers stopped, finished results kept.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -82,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as exc:  # e.g. the disk filled up while writing: one line, no traceback
+        print(_os_error_line(exc), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(
             "lkmrs-sched: interrupted; finished work is kept and a rerun resumes.", file=sys.stderr

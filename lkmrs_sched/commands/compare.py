@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lkmrs_sched.commands.forecast import add_ensemble_arguments, load_inputs
+
+#: What ``compare`` writes into ``--out`` (one sub-folder per scenario).
+WRITES = ("comparison.json", "*/realizations/*", "*/stars/*", "*/logs/*")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,19 +23,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lkmrs_sched.commands.common import scenario_inputs
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.core.outputs import prepare_file, prepare_folder
     from lkmrs_sched.ensembles.compare import compare, unique_names
 
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",
                          "nothing to compare")
-    # Every scenario is read and checked before any ensemble runs.
-    inputs = [load_inputs(args, path) for path in args.scenarios]
-    log = inputs[0][1]
-    scenarios = {name: sc for name, (sc, _) in zip(unique_names(args.scenarios), inputs,
-                                                   strict=True)}
-    out = Path(args.out)
+    # Every input is read and checked before the first ensemble runs.
+    loaded, log = [], None
+    for path in args.scenarios:
+        scenario, log = load_inputs(args, path, log)
+        loaded.append(scenario)
+    inputs = [args.from_log, *(f for s in loaded for f in scenario_inputs(s))]
+    out = prepare_folder(args.out, inputs=inputs, writes=WRITES)
+    if args.json:
+        prepare_file(args.json, "--json", inputs=inputs)
+    scenarios = dict(zip(unique_names(args.scenarios), loaded, strict=True))
     result = compare(scenarios, log, args.realizations, args.seed, out=out,
                      workers=args.workers, dask_address=args.dask, stars=not args.no_stars)
     report = result.to_dict()

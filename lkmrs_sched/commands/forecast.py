@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lkmrs_sched.commands.common import realizations_type, seed_type, workers_type
+
+#: What a forecast writes into its ``--out`` folder.
+WRITES = ("realizations/*", "logs/*", "stars/*", "forecast.json", "stars.ecsv", "*.png")
+
 
 def add_ensemble_arguments(p: argparse.ArgumentParser, realizations: int) -> None:
     """Options shared by ``forecast``, ``compare`` and ``run``."""
     p.add_argument("--from-log", metavar="LOG",
                    help="observed starting state: .sqlite log, Table 2 CSV or MRS_plan CSV "
                         "(default: Table 2)")
-    p.add_argument("--realizations", type=int, default=realizations, metavar="N")
-    p.add_argument("--seed", type=int, default=2019, metavar="S", help="master seed")
+    p.add_argument("--realizations", type=realizations_type, default=realizations,
+                   metavar="N")
+    p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
     backend = p.add_mutually_exclusive_group()
-    backend.add_argument("--workers", type=int, metavar="W",
+    backend.add_argument("--workers", type=workers_type, metavar="W",
                          help="local processes (default: all cores)")
     backend.add_argument("--dask", metavar="ADDRESS",
                          help="Dask scheduler address (e.g. tcp://host:8786)")
@@ -25,23 +31,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forecast", help="forecast the remaining seasons", description=__doc__)
     p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML")
     add_ensemble_arguments(p, 100)
-    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/forecast-NAME)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: runs/forecast-NAME, "
+                   "NAME the scenario's name made a safe folder name)")
     p.set_defaults(func=run)
 
 
-def load_inputs(args: argparse.Namespace, scenario_path: str):
-    """Scenario and observed log from the command line (validated)."""
-    from lkmrs_sched.core.config import load_scenario
-    from lkmrs_sched.core.errors import InputError
-    from lkmrs_sched.sim.importers import import_table2, read_any_log
+def load_inputs(args: argparse.Namespace, scenario_path: str, log=None):
+    """Scenario and observed log from the command line (validated and cross-checked).
 
-    if args.realizations < 1:
-        raise InputError("--realizations", args.realizations, "a positive integer")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", args.workers, "a positive integer")
+    ``log``: an observed log already read (several scenarios share one).
+    """
+    from lkmrs_sched.commands.common import check_log_plates, read_observed
+    from lkmrs_sched.core.config import load_scenario
+
     scenario = load_scenario(scenario_path)
-    log = read_any_log(args.from_log) if args.from_log else import_table2()
+    if log is None:
+        log = read_observed(args.from_log, "--from-log")
+    check_log_plates(log, scenario, f"--from-log {args.from_log or 'Table 2'}")
     return scenario, log
+
+
+def prepare_out(scenario, args: argparse.Namespace, out: str | Path) -> Path:
+    """The checked ``--out`` folder of a forecast (before any work)."""
+    from lkmrs_sched.commands.common import scenario_inputs
+    from lkmrs_sched.core.outputs import prepare_folder
+
+    return prepare_folder(out, inputs=[*scenario_inputs(scenario), args.from_log],
+                          writes=WRITES)
 
 
 def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> dict:
@@ -73,7 +89,10 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
 
 
 def run(args: argparse.Namespace) -> int:
+    from lkmrs_sched.core.outputs import safe_component
+
     scenario, log = load_inputs(args, args.scenario)
-    out = Path(args.out or f"runs/forecast-{scenario.name}")
+    out = prepare_out(scenario, args, args.out or
+                      Path("runs") / f"forecast-{safe_component(scenario.name)}")
     forecast_to_folder(scenario, log, args, out)
     return 0

@@ -11,6 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lkmrs_sched.commands.common import float_range, int_range
+
+#: What ``reduce`` writes into ``--out`` (an input matching one is refused).
+WRITES = ("catalog.fits", "catalog.ecsv", "catalog.csv", "uncertainty.json", "uncertainty.ecsv",
+          "rv_zero_points.ecsv", "rv_zero_point_plates.ecsv", "rv_variables.ecsv",
+          "read_report.json", "summary.json", "*.png")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reduce`` sub-command."""
@@ -62,32 +69,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--iterations",
-        type=int,
+        type=int_range(1, 100, "a number of passes"),
         default=1,
         help="passes of the common-constant-star method (default: %(default)s)",
     )
     p.add_argument(
         "--max-scatter",
-        type=float,
+        type=float_range(0, 1e4, lo_open=True),
         default=1.0,
         help="constant-star RV scatter limit, km/s (default: %(default)s)",
     )
     p.add_argument(
         "--min-plate-spectra",
-        type=int,
+        type=int_range(0, None, "a number of spectra"),
         default=540,
         help="plates with fewer usable spectra get no zero points (default: %(default)s)",
     )
     p.add_argument(
         "--min-presence",
-        type=float,
+        type=float_range(0, 1, lo_open=True),
         default=1.0,
         help="share of a plate's exposures a common star must appear in (default: "
         "%(default)s = every exposure; lower it for plates with many exposures)",
     )
     p.add_argument(
         "--lamp-shift",
-        type=float,
+        type=float_range(-1e3, 1e3),
         default=6.5,
         help="km/s subtracted from alternate-lamp exposures (default: %(default)s)",
     )
@@ -99,13 +106,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--min-snr",
-        type=float,
+        type=float_range(0, 1e4),
         default=0.0,
         help="leave out epochs below this S/N (default: %(default)s)",
     )
     p.add_argument(
         "--chi2-p",
-        type=float,
+        type=float_range(0, 1, lo_open=True, hi_open=True),
         default=1e-3,
         help="chi-square RV-variability threshold (default: %(default)s)",
     )
@@ -121,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the reduction and write its products."""
+    from lkmrs_sched.core.outputs import prepare_folder
     from lkmrs_sched.reduction.outputs import write_outputs
     from lkmrs_sched.reduction.pipeline import ReductionConfig, reduce_spectra
     from lkmrs_sched.reduction.readers import parse_column_map, read_exposures
@@ -141,10 +149,14 @@ def run(args: argparse.Namespace) -> int:
         variability_p=args.chi2_p,
     )
     config.check()
+    column_map = parse_column_map(args.column_map)
+    map_files = [m for m in args.column_map or [] if "=" not in m]
+    prepare_folder(args.out, inputs=[*args.exposures, args.reference_rv, *map_files],
+                   writes=WRITES)
     progress = not args.quiet and sys.stderr.isatty()
     spectra = read_exposures(
         args.exposures,
-        column_map=parse_column_map(args.column_map),
+        column_map=column_map,
         rv_column=args.rv_column,
         rv_error_column=args.rv_error_column,
         strict=args.strict,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from lkmrs_sched.commands.common import realizations_type, seed_type, workers_type
+
+#: What ``reproduce-table2`` writes into ``--out``.
+WRITES = ("realizations/*", "scorecard.json", "*.png")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reproduce-table2", help="score the year-1 model against Table 2",
                        description=__doc__)
-    p.add_argument("--realizations", type=int, default=200, metavar="N")
-    p.add_argument("--seed", type=int, default=2019, metavar="S", help="master seed")
-    p.add_argument("--workers", type=int, metavar="W", help="local processes (default: all cores)")
+    p.add_argument("--realizations", type=realizations_type, default=200, metavar="N")
+    p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
+    p.add_argument("--workers", type=workers_type, metavar="W",
+                   help="local processes (default: all cores)")
     p.add_argument("--json", metavar="FILE", help="write the scorecard as JSON")
     p.add_argument("--scenario", metavar="FILE", default=None,
                    help="year-1 scenario (default: scenarios/year1-2018.toml)")
@@ -22,21 +27,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lkmrs_sched.commands.common import check_log_plates, read_observed, scenario_inputs
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.config import load_scenario
-    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.core.outputs import prepare_file, prepare_folder
     from lkmrs_sched.core.resources import scenario_file
     from lkmrs_sched.ensembles import reproduce
-    from lkmrs_sched.sim.importers import import_table2, read_any_log
 
-    if args.realizations < 1:
-        raise InputError("--realizations", args.realizations, "a positive integer")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", args.workers, "a positive integer")
     scenario = load_scenario(args.scenario or scenario_file("year1-2018.toml"))
-    observed = reproduce.observed_statistics(read_any_log(args.log) if args.log
-                                             else import_table2())
-    out = Path(args.out)
+    log = read_observed(args.log, "--log")
+    check_log_plates(log, scenario, f"--log {args.log or 'Table 2'}")
+    observed = reproduce.observed_statistics(log)
+    inputs = [*scenario_inputs(scenario), args.log]
+    out = prepare_folder(args.out, inputs=inputs, writes=WRITES)
+    if args.json:
+        prepare_file(args.json, "--json", inputs=inputs)
     sims = reproduce.run_statistics_ensemble(scenario, args.realizations, args.seed,
                                              workers=args.workers, store=out / "realizations")
     card = reproduce.scorecard(observed, sims)
@@ -44,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
     figures = reproduce.plot_against_ensemble(observed, sims, out)
     result = {"scenario": scenario.name, "scenario_hash": scenario.hash, "seed": args.seed,
               "realizations": len(sims), "statistics": card.to_dict()}
+    write_json(out / "scorecard.json", result)
     if args.json:
         write_json(args.json, result)
-    write_json(out / "scorecard.json", result)
     print("Figures: " + ", ".join(str(f) for f in figures))
     return 0

@@ -8,7 +8,6 @@ and writes ``forecast.json``, ``stars.ecsv``, per-realization logs and figures.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lkmrs_sched.commands.forecast import add_ensemble_arguments
 
@@ -25,10 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lkmrs_sched.commands.forecast import forecast_to_folder, load_inputs
+    from lkmrs_sched.commands.forecast import forecast_to_folder, load_inputs, prepare_out
     from lkmrs_sched.core.resources import scenario_file
 
     path = args.scenario or str(scenario_file("forecast-2019.toml"))
     scenario, log = load_inputs(args, path)
-    forecast_to_folder(scenario, log, args, Path(args.out))
+    forecast_to_folder(scenario, log, args, prepare_out(scenario, args, args.out))
     return 0

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from lkmrs_sched.commands.common import scenario_inputs, seed_type
+
+#: What ``simulate`` writes into ``--out``.
+WRITES = ("observations.sqlite", "summary.json", "*.png")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="simulate one realization of a scenario",
                        description=__doc__)
     p.add_argument("scenario", metavar="SCENARIO", help="scenario TOML")
-    p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")
+    p.add_argument("--seed", type=seed_type, help="master seed (default: the scenario's)")
     p.add_argument("--out", metavar="DIR", default="runs/simulate",
                    help="output folder (default: runs/simulate)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -20,17 +24,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.config import load_scenario
-    from lkmrs_sched.core.errors import InputError
+    from lkmrs_sched.core.outputs import prepare_folder
     from lkmrs_sched.plots import figures as plots
     from lkmrs_sched.sim import logstats
     from lkmrs_sched.sim.simulator import Simulation
 
     scenario = load_scenario(args.scenario)
-    if args.seed is not None and args.seed < 0:
-        raise InputError("--seed", args.seed, "a non-negative integer")
+    out = prepare_folder(args.out, inputs=scenario_inputs(scenario), writes=WRITES)
     sim = Simulation(scenario, args.seed)
     log = sim.run()
-    out = Path(args.out)
     log.write(out / "observations.sqlite")
     summary = logstats.summary(log)
     summary["seed"] = int(sim.seed)

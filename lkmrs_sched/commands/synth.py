@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lkmrs_sched.commands.common import scenario_inputs, seed_type
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="synthetic per-exposure measurements of a simulate run",
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default: RUN_DIR/synth_exposures.parquet)")
     p.add_argument("--scenario", metavar="FILE",
                    help="scenario TOML (default: the one stored in the run's log)")
-    p.add_argument("--seed", type=int, help="master seed (default: the run's seed)")
+    p.add_argument("--seed", type=seed_type, help="master seed (default: the run's seed)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.set_defaults(func=run, flag_names={"path": "--out"})
 
@@ -29,9 +31,7 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
     InputError
         No such folder, no log in it, or an unreadable scenario.
     """
-    import tomllib
-
-    from lkmrs_sched.core.config import default_scenario, load_scenario, parse_scenario
+    from lkmrs_sched.core.config import default_scenario, load_scenario, scenario_from_text
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.sim.obslog import ObservationLog
 
@@ -47,36 +47,25 @@ def load_run(run_dir: str | Path, scenario_file: str | None = None):
         scenario = load_scenario(scenario_file)
     elif log.info.get("scenario_text"):
         src = log.info.get("source", str(log_path))
-        if not Path(src).is_file():
-            # Written elsewhere (or from another working folder): resolve its relative paths
-            # like those of the project's own scenarios.
-            from lkmrs_sched.core.resources import SCENARIOS
-
-            src = str(SCENARIOS / Path(src).name)
-        try:
-            data = tomllib.loads(log.info["scenario_text"])
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{log_path}: info scenario_text", ..., "valid TOML",
-                             f"TOML syntax error ({exc})") from None
-        scenario = parse_scenario(data, source=src, text=log.info["scenario_text"])
+        scenario = scenario_from_text(log.info["scenario_text"], src,
+                                      f"{log_path}: info scenario_text")
     else:
         scenario = default_scenario()
     return log, scenario
 
 
 def _run_seed(log, scenario, seed: int | None) -> int:
-    from lkmrs_sched.core.errors import InputError
+    import re
 
     if seed is not None:
-        if seed < 0:
-            raise InputError("--seed", seed, "a non-negative integer")
         return seed
     text = log.info.get("seed", "")
-    return int(text) if text.isdigit() else scenario.seed
+    return int(text) if re.fullmatch(r"[0-9]+", text) else scenario.seed
 
 
 def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.atomic import write_json
+    from lkmrs_sched.core.outputs import prepare_file
     from lkmrs_sched.sky.footprints import load_plates
     from lkmrs_sched.synth.synth import summarize, synthesize, write_table
 
@@ -88,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
 
         raise InputError("--out", str(out), "a file ending in .parquet or .fits",
                          "unknown format")
+    inputs = [Path(args.run_dir) / "observations.sqlite", *scenario_inputs(scenario)]
+    for path in output_paths(out, figures=not args.no_figures):
+        prepare_file(path, "--out", inputs=inputs)
     plates = load_plates(scenario.path(scenario.selector.lkmrs_footprints))
     nights = log.nights
     lunar = ({str(n): int(d) for n, d in zip(nights["night"], nights["lunar_day"], strict=True)}
@@ -115,6 +107,16 @@ def run(args: argparse.Namespace) -> int:
           f"{100 * summary['share_snr_lt_2']['B']:.1f} % blue spectra with S/N < 2.")
     print("Wrote " + ", ".join(str(p) for p in paths) + ".")
     return 0
+
+
+def output_paths(out: Path, figures: bool = True) -> list[Path]:
+    """Every file ``synth`` writes for the exposures table ``out``."""
+    paths = [out, *(out.with_name(f"{out.stem}_truth_{n}{out.suffix}")
+                    for n in ("stars", "spectra", "exposures")),
+             out.parent / "synth_summary.json"]
+    if figures:
+        paths += [out.parent / "synth_snr_hist.png", out.parent / "synth_kiel.png"]
+    return paths
 
 
 def figures(measured, folder: Path) -> list[Path]:

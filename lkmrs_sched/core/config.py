@@ -17,7 +17,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from lkmrs_sched.core.sections import (
     SNRConfig,
     WeatherConfig,
 )
+from lkmrs_sched.core.validate import check_night
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,16 @@ class Scenario:
         base = Path(self.source).parent if self.source != "<defaults>" else SCENARIOS
         return (base / p).resolve()
 
+    def files(self) -> dict[str, Path]:
+        """Every file the settings name, resolved: ``{"section.key": path}`` (empty skipped)."""
+        out = {}
+        for section, cls in _SECTIONS.items():
+            for f in dataclasses.fields(cls):
+                value = getattr(getattr(self, section), f.name)
+                if f.metadata.get("kind") == "path" and value:
+                    out[f"{section}.{f.name}"] = self.path(value)
+        return out
+
     def replace(self, **sections: Any) -> Scenario:
         """Return a copy with top-level fields or whole sections replaced."""
         return dataclasses.replace(self, **sections)
@@ -136,6 +146,9 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
     """
     top_keys = {"scenario", *_SECTIONS}
     for key in data:
+        if key in top_keys and not isinstance(data[key], dict):
+            raise InputError(f"{source}: {key}", data[key], f"a table [{key}] of settings",
+                             "top-level value that is not a table")
         if key not in top_keys:
             raise InputError(
                 f"{source}: [{key}]",
@@ -158,8 +171,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
             raise InputError(
                 f"{source}: [scenario] {key}", ..., "an ISO date YYYY-MM-DD", "missing key"
             )
-    start = _parse_date(head["start"], f"{source}: [scenario] start")
-    end = _parse_date(head["end"], f"{source}: [scenario] end")
+    start = check_night(_parse_date(head["start"], f"{source}: [scenario] start"),
+                        f"{source}: [scenario] start")
+    end = check_night(_parse_date(head["end"], f"{source}: [scenario] end"),
+                      f"{source}: [scenario] end")
     if end < start:
         raise InputError(
             f"{source}: [scenario] end",
@@ -201,21 +216,12 @@ def load_scenario(path: str | Path, *, _seen: tuple[Path, ...] | None = None) ->
     InputError
         If the file is missing, is not valid TOML, or any setting is invalid.
     """
+    from lkmrs_sched.core.textio import load_toml
+
     p = find_scenario(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(str(p), ..., "a UTF-8 TOML scenario file", "not UTF-8 text") from None
-    except OSError as exc:
-        raise InputError(
-            str(p), ..., "a readable TOML scenario file, or a shipped scenario: "
-            + ", ".join(s.stem for s in sorted(SCENARIOS.glob("*.toml"))),
-            exc.strerror or "unreadable"
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(p), ..., "valid TOML", f"TOML syntax error ({exc})") from None
+    shipped = ", ".join(s.stem for s in sorted(SCENARIOS.glob("*.toml")))
+    data, text = load_toml(p, "a readable TOML scenario file, or a shipped scenario: "
+                           + shipped, tables=False)
     head = data.get("scenario", {})
     if isinstance(head, dict) and "base" in head:
         data, text = _with_base(p, data, text, _seen or ())
@@ -237,6 +243,10 @@ def find_scenario(path: str | Path) -> Path:
     return shipped if shipped.is_file() else p
 
 
+#: Marks where a scenario's stored text (``Scenario.text``) continues with its base's text.
+BASE_MARK = "\n# ---- base: "
+
+
 def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
                ) -> tuple[dict[str, Any], str]:
     """Merge a scenario over its ``[scenario] base`` (a what-if changes only what it names).
@@ -251,6 +261,11 @@ def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
         raise InputError(f"{p}: [scenario] base", raw, "a chain of bases without a loop",
                          "circular base")
     base = load_scenario(base_path, _seen=(*seen, p.resolve()))
+    return _merge_over(base, data), f"{text}{BASE_MARK}{base_path} ----\n{base.text}"
+
+
+def _merge_over(base: Scenario, data: dict[str, Any]) -> dict[str, Any]:
+    """The settings of ``base`` overridden by the tables of ``data``."""
     merged = {"scenario": {k: v for k, v in base.canonical().items()
                            if k in ("name", "description", "start", "end", "seed")}}
     for section, cls in _SECTIONS.items():
@@ -265,7 +280,39 @@ def _with_base(p: Path, data: dict[str, Any], text: str, seen: tuple[Path, ...]
             merged[section] = table
             continue
         merged.setdefault(section, {}).update(table)
-    return merged, f"{text}\n# ---- base: {base_path} ----\n{base.text}"
+    return merged
+
+
+def scenario_from_text(text: str, source: str, where: str) -> Scenario:
+    """A scenario from its stored text (``Scenario.text``, e.g. a log's provenance).
+
+    The text of a scenario with a ``base`` carries its bases' texts after
+    :data:`BASE_MARK` lines, so the chain is rebuilt without reading the base files.
+    ``source`` resolves relative paths (a missing source folder falls back to the
+    shipped scenarios' folder); ``where`` names the text in error messages.
+    """
+    import tomllib
+
+    own, mark, rest = text.partition(BASE_MARK)
+    try:
+        data = tomllib.loads(own)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(where, ..., "valid TOML", f"TOML syntax error ({exc})") from None
+    if not Path(source).is_file():
+        source = str(SCENARIOS / Path(source).name)
+    head = data.get("scenario", {})
+    if isinstance(head, dict) and "base" in head:
+        raw = head.pop("base")
+        if mark:
+            base_source, _, base_text = rest.partition(" ----\n")
+            base = scenario_from_text(base_text, base_source, where)
+        elif isinstance(raw, str):
+            base = load_scenario((Path(source).parent / raw).resolve())
+        else:
+            raise InputError(f"{where}: [scenario] base", raw,
+                             "the path of another scenario file")
+        data = _merge_over(base, data)
+    return parse_scenario(data, source=source, text=text)
 
 
 def default_scenario(

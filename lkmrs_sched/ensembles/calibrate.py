@@ -134,10 +134,25 @@ class Calibration:
     draws: int
     accept_fraction: float
 
+    @property
+    def adjusted(self) -> bool:
+        """Whether the regression adjustment was applied (enough kept draws per term)."""
+        return len(self.weights) >= MIN_KEPT_PER_TERM * (len(CALIBRATION_STATISTICS) + 1)
+
+    def method(self) -> str:
+        """What was done, in words: the draws really kept and the adjustment (or not)."""
+        kept = len(self.weights)
+        return (f"{self.draws} prior draws, closest {kept} kept ({kept / self.draws:.0%}; "
+                f"--accept {self.accept_fraction:g}), "
+                + ("local-linear regression adjustment" if self.adjusted else
+                   f"plain rejection (regression needs >= "
+                   f"{MIN_KEPT_PER_TERM * (len(CALIBRATION_STATISTICS) + 1)} kept draws)"))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data: the draws, the share kept and each parameter's estimates."""
         return {"draws": self.draws, "accept_fraction": self.accept_fraction,
-                "kept": len(self.weights), "parameters": self.estimates}
+                "kept": len(self.weights), "adjusted": self.adjusted,
+                "parameters": self.estimates}
 
     def to_table(self) -> Table:
         """One row per parameter: posterior median, mean, std, 16-84 % range, prior."""
@@ -152,8 +167,7 @@ class Calibration:
 
     def format(self) -> str:
         """A text table of the fitted values."""
-        lines = [f"ABC: {self.draws} prior draws, closest {self.accept_fraction:.0%} kept "
-                 f"({len(self.weights)}), local-linear regression adjustment",
+        lines = [f"ABC: {self.method()}",
                  f"{'parameter':<22} {'median':>9} {'mean':>9} {'std':>8} {'16-84 %':>19}"]
         for n in self.names:
             e = self.estimates[n]
@@ -249,8 +263,7 @@ def calibrated_scenario(scenario: Scenario, cal: Calibration, source: str,
         comments[p.key] = (f"calibrated: {n} = {e['median']:.3g} (16-84 %: {e['p16']:.3g}-"
                            f"{e['p84']:.3g}) by ABC on {source}")
     header = (f"{fitted.name}: calibrated with `lkmrs-sched calibrate` against {source}.\n"
-              f"ABC rejection + regression adjustment, {cal.draws} prior draws, closest "
-              f"{cal.accept_fraction:.0%} kept.\nKeys marked 'calibrated' were fitted; every other "
+              f"ABC: {cal.method()}.\nKeys marked 'calibrated' were fitted; every other "
               "value is fixed by the paper (Zong et al. 2020) or the brief,\nor is a documented "
               "default (weather months, seeing fit to Table 2, assumed plate sets).")
     return fitted, scenario_to_toml(fitted, comments, header, folder=folder)

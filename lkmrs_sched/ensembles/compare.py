@@ -19,6 +19,7 @@ from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.outputs import safe_component
 from lkmrs_sched.ensembles.forecast import PLATE_TOTALS, STAR_TOTALS, run_forecast
 from lkmrs_sched.sim.obslog import ObservationLog
 
@@ -94,10 +95,11 @@ class Comparison:
 
 
 def unique_names(paths: list[str]) -> list[str]:
-    """Short, distinct names for scenario files (the stem; ``-2``, ``-3`` on a clash)."""
+    """Short, distinct, safe names for scenario files: the stem (one path component),
+    ``-2``, ``-3`` on a clash; also the sub-folder of each ensemble."""
     names: list[str] = []
     for p in paths:
-        stem = Path(p).stem
+        stem = safe_component(Path(p).stem)
         name, k = stem, 2
         while name in names:
             name, k = f"{stem}-{k}", k + 1

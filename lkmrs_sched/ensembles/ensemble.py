@@ -8,7 +8,12 @@ and seeing streams (common random numbers).
 
 Each realization's result is written to ``STORE/realization-NNNN.json`` (atomically) as
 soon as it finishes; a rerun with the same manifest loads those and computes only the
-missing ones, so an interrupted ensemble resumes where it stopped.
+missing ones, so an interrupted ensemble resumes where it stopped. The manifest
+(``STORE/manifest.json``) names the ensemble by content (:mod:`lkmrs_sched.core.identity`:
+the scenario's settings, the bytes of the files it names, the result layout and the
+package version) and records the structure of a result; a store of another ensemble is
+refused, a stored result of another structure is recomputed, and locks keep two
+processes from claiming one store for different ensembles (see :class:`_Store`).
 """
 
 from __future__ import annotations
@@ -90,19 +95,158 @@ def _result_path(store: Path, k: int) -> Path:
     return store / f"realization-{k:04d}.json"
 
 
-def _check_manifest(store: Path, manifest: dict[str, Any]) -> None:
-    path = store / "manifest.json"
-    if path.exists():
+# ------------------------------------------------------------------ result stores
+#: Refusal text shared by the store checks.
+_OTHER = ("the same scenario (and the files it names), seed, task and package version as "
+          "the run that made this folder, or another --out folder")
+
+
+def result_shape(obj: Any) -> Any:
+    """The structure of a JSON result: dict keys, list elements, leaf types (None: any)."""
+    if isinstance(obj, dict):
+        return {"{}": {str(k): result_shape(v) for k, v in obj.items()}}
+    if isinstance(obj, list):
+        inner = [result_shape(v) for v in obj]
+        return {"[]": inner[0] if inner and all(x == inner[0] for x in inner) else "any"}
+    if obj is None:
+        return "any"
+    if isinstance(obj, bool):
+        return "bool"
+    if isinstance(obj, int | float):
+        return "num"
+    return "str" if isinstance(obj, str) else "any"
+
+
+def fits_shape(obj: Any, shape: Any) -> bool:
+    """Whether a stored result has the structure :func:`result_shape` recorded."""
+    if shape == "any" or (obj is None and isinstance(shape, str)):
+        return True
+    if isinstance(shape, dict) and "{}" in shape:
+        keys = shape["{}"]
+        return (isinstance(obj, dict) and obj.keys() == keys.keys()
+                and all(fits_shape(obj[k], v) for k, v in keys.items()))
+    if isinstance(shape, dict) and "[]" in shape:
+        return isinstance(obj, list) and all(fits_shape(v, shape["[]"]) for v in obj)
+    if shape == "bool":
+        return isinstance(obj, bool)
+    if shape == "num":
+        return isinstance(obj, int | float) and not isinstance(obj, bool)
+    return shape == "str" and isinstance(obj, str)
+
+
+def _identity(manifest: dict[str, Any], jobs: Sequence[Job]) -> dict[str, Any]:
+    """The manifest with the content identity of every scenario the jobs use."""
+    from lkmrs_sched.core.identity import scenario_identity
+
+    seen: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        if job.scenario.hash not in seen:
+            seen[job.scenario.hash] = scenario_identity(job.scenario)
+    return {**manifest, "identity": [seen[h] for h in sorted(seen)]}
+
+
+class _Store:
+    """A claimed result store, shared by the processes that run the same ensemble.
+
+    Two locks (``flock``) make the check of the manifest and its write one atomic claim:
+
+    * ``STORE/.claim``, held exclusively for the few milliseconds of a claim;
+    * ``STORE/.lock``, held shared by every process using the store for its whole run.
+
+    A process whose manifest equals the stored one joins (results are identical whoever
+    computes them). A different manifest may replace the stored one only when the store
+    holds no result and no process is using it — the leftover of a run that failed
+    before storing anything does not block the corrected rerun — otherwise it is refused:
+    of two processes claiming one folder for different ensembles, exactly one wins.
+    The structure of a result (``STORE/result-shape.json``) is recorded when the first
+    result lands; a stored result of another structure is recomputed.
+    """
+
+    def __init__(self, store: Path, manifest: dict[str, Any]):
+        import fcntl
+
+        self.store = store
+        self.path = store / "manifest.json"
+        self.shape_path = store / "result-shape.json"
+        self.manifest = manifest
+        self._fd: int | None = None
         try:
-            old = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            old = None
-        if old != manifest:
-            raise InputError(str(path), ..., "the same scenario, seed and task as the run that "
-                             "made this folder (or another --out folder)",
+            store.mkdir(parents=True, exist_ok=True)
+            claim = os.open(store / ".claim", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(str(store), ..., "a folder this user can write to",
+                             exc.strerror or "unwritable") from None
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX)
+            self._fd = os.open(store / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            self._claim(fcntl)
+            self.shape = self._read_shape()
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            os.close(claim)  # releases the claim lock
+
+    def _stored(self) -> list[Path]:
+        return sorted(self.store.glob("realization-*.json"))
+
+    def _claim(self, fcntl: Any) -> None:
+        old = None
+        if self.path.exists():
+            try:
+                old = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = None
+        if old == self.manifest:
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            return
+        if self._stored():
+            if not self.path.exists():
+                raise InputError(str(self.store), ..., _OTHER,
+                                 "the folder holds results without a manifest")
+            raise InputError(str(self.path), ..., _OTHER,
                              "the folder holds results of a different ensemble")
-    else:
-        write_json(path, manifest)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError(str(self.store), ..., "a folder no other lkmrs-sched run is "
+                             "using (wait for that run to finish, or use another --out "
+                             "folder)", "in use by another run") from None
+        self.shape_path.unlink(missing_ok=True)
+        write_json(self.path, self.manifest)
+        fcntl.flock(self._fd, fcntl.LOCK_SH)  # safe: claims are serialised by .claim
+
+    def _read_shape(self) -> Any:
+        try:
+            return json.loads(self.shape_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def load(self, job: Job) -> dict[str, Any] | None:
+        """A stored result, or None (absent, damaged or of the wrong shape: recomputed)."""
+        path = _result_path(self.store, job.index)
+        if not path.exists():
+            return None
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            result = None
+        if (not isinstance(result, dict) or self.shape is None
+                or not fits_shape(result, self.shape)):
+            path.unlink(missing_ok=True)  # a damaged result is recomputed
+            return None
+        return result
+
+    def save(self, job: Job, result: dict[str, Any]) -> None:
+        if self.shape is None:
+            self.shape = result_shape(result)
+            write_json(self.shape_path, self.shape)
+        write_json(_result_path(self.store, job.index), result)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the run lock
+            self._fd = None
 
 
 def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
@@ -130,29 +274,28 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
         Show a progress bar.
     """
     results: dict[int, dict[str, Any]] = {}
-    if store is not None:
-        store.mkdir(parents=True, exist_ok=True)
-        _check_manifest(store, manifest or {})
+    client = None
+    if dask_address is not None:  # connect first: a bad address claims no store
+        client = dask_address if not isinstance(dask_address, str) else _connect(dask_address)
+    claim = _Store(store, _identity(manifest or {}, jobs)) if store is not None else None
+    if claim is not None:
         for job in jobs:
-            path = _result_path(store, job.index)
-            if path.exists():
-                try:
-                    results[job.index] = json.loads(path.read_text())
-                except (OSError, json.JSONDecodeError):
-                    path.unlink()  # a damaged result is recomputed
+            stored = claim.load(job)
+            if stored is not None:
+                results[job.index] = stored
     todo = [job for job in jobs if job.index not in results]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=label, unit="run",
-               disable=not progress, dynamic_ncols=True)
+               disable=None if progress else True, dynamic_ncols=True)  # None: not on a pipe
 
     def done(job: Job, result: dict[str, Any]) -> None:
         results[job.index] = result
-        if store is not None:
-            write_json(_result_path(store, job.index), result)
+        if claim is not None:
+            claim.save(job, result)
         bar.update(1)
 
     try:
-        if dask_address is not None and todo:
-            _run_dask(task, todo, dask_address, done)
+        if client is not None and todo:
+            _run_dask(task, todo, client, done)
         elif (workers or default_workers()) <= 1 or len(todo) <= 1:
             for job in todo:
                 done(job, task(job))
@@ -173,23 +316,32 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
             pool.shutdown()
     finally:
         bar.close()
+        if claim is not None:
+            claim.close()
+        if client is not None and client is not dask_address:
+            client.close()
     return [results[job.index] for job in jobs]
 
 
-def _run_dask(task: Callable[[Job], dict[str, Any]], todo: list[Job], address: Any,
-              done: Callable[[Job, dict[str, Any]], None]) -> None:
+def _connect(address: str) -> Any:
+    """A client of the Dask scheduler at ``address`` (an InputError if there is none)."""
     from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError("--dask", address, "the address of a running Dask scheduler, e.g. "
+                         "tcp://host:8786", f"cannot connect ({exc})") from None
+
+
+def _run_dask(task: Callable[[Job], dict[str, Any]], todo: list[Job], client: Any,
+              done: Callable[[Job, dict[str, Any]], None]) -> None:
     from distributed import as_completed as dask_completed
 
-    client = address if isinstance(address, Client) else Client(address)
-    try:
-        futures = client.map(task, todo, pure=False)
-        index = {f.key: job for f, job in zip(futures, todo, strict=True)}
-        for fut in dask_completed(futures):
-            done(index[fut.key], fut.result())
-    finally:
-        if client is not address:
-            client.close()
+    futures = client.map(task, todo, pure=False)
+    index = {f.key: job for f, job in zip(futures, todo, strict=True)}
+    for fut in dask_completed(futures):
+        done(index[fut.key], fut.result())
 
 
 def percentile_summary(values: Sequence[float], observed: float | None = None

@@ -17,6 +17,16 @@ from lkmrs_sched.reduction.report import ReadReport
 
 #: LASP column behind each non-RV parameter (blue-arm rows).
 LASP_COLUMNS: dict[str, str] = {"teff": "teff_lasp", "logg": "logg_lasp", "feh": "feh_lasp"}
+#: Largest credible per-pixel S/N of one spectrum: a larger (or infinite) value is a
+#: corrupt row, excluded and reported.
+SNR_MAX = 1e5
+#: Physically possible values (and largest errors) of each parameter, in its unit (K,
+#: dex, km/s): far wider than any real star or measurement, so only corrupt values
+#: (1e30, inf) fall outside; they are treated as missing and reported.
+PARAMETER_BOUNDS: dict[str, tuple[float, float, float]] = {
+    "teff": (0.0, 1e5, 1e5), "logg": (-5.0, 15.0, 20.0), "feh": (-10.0, 5.0, 20.0),
+    "rv": (-3000.0, 3000.0, 1000.0),
+}
 
 
 def wanted_columns(rv_column: str, rv_error_column: str) -> list[str]:
@@ -119,6 +129,7 @@ def _check_snr_and_position(cols: dict[str, Any], rows: _Rows, out: dict[str, An
     with np.errstate(invalid="ignore"):
         rows.exclude("snr", snr < 0, "negative S/N")
         rows.exclude("snr", np.isinf(snr), "infinite S/N")
+        rows.exclude("snr", snr > SNR_MAX, f"S/N above {SNR_MAX:g}")
     out["snr"] = snr
 
     ra, miss_ra, bad_ra = C.as_float(cols["ra_obs"])
@@ -157,6 +168,16 @@ def _check_parameter(
             cold = value <= 0
             rows.note(theirs, cold & keep, "Teff not positive", "treated as missing", "warning")
             value[cold] = np.nan
+        lo, hi, err_hi = PARAMETER_BOUNDS[ours]
+        wild = np.isinf(value) | (value < lo) | (value > hi)
+        rows.note(theirs, wild & arm_rows & keep, f"outside {lo:g}..{hi:g} or infinite",
+                  "treated as missing", "error")
+        value[wild] = np.nan
+        error[wild] = np.nan
+        wild_err = np.isinf(error) | (error > err_hi)
+        rows.note(err_name, wild_err & arm_rows & keep, f"error above {err_hi:g} or infinite",
+                  "treated as missing", "error")
+        error[wild_err] = np.nan
     if flag in cols:
         flagged, _, _ = C.as_int(cols[flag])
         hit = (flagged != 0) & arm_rows & np.isfinite(value)

@@ -53,7 +53,9 @@ def _read_map_file(path: Path) -> dict[str, str]:
         raise InputError(
             "--column-map", str(path), "an existing .json or .toml file", "no such file"
         )
-    text = path.read_text(encoding="utf-8")
+    from lkmrs_sched.core.textio import read_text
+
+    text = read_text(path, "a .json or .toml file of column-name pairs")
     try:
         if path.suffix.lower() == ".json":
             data = json.loads(text)

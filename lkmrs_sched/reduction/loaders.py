@@ -56,7 +56,7 @@ def _column_names(path: Path, fmt: str) -> list[str]:
         return list(pq.read_schema(path).names)
     if fmt == "csv":
         opener = gzip.open if path.name.lower().endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
             header = next(csv.reader(fh), [])
         return [h.strip() for h in header]
     return []
@@ -100,7 +100,8 @@ def iter_column_batches(
     p = Path(path)
     where = str(p)
     if not p.is_file():
-        raise InputError(where, ..., "an existing catalogue file", "no such file")
+        raise InputError(where, ..., "an existing catalogue file",
+                         "a folder, not a file" if p.is_dir() else "no such file")
     fmt = fmt or detect_format(p)
     if fmt not in FORMATS:
         raise InputError(where, fmt, ", ".join(FORMATS), "unknown table format")

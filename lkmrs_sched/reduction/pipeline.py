@@ -113,9 +113,10 @@ class ReductionConfig:
             raise InputError("min_presence", self.min_presence, "0 < share <= 1")
         if not 0 < self.variability_p < 1:
             raise InputError("variability_p", self.variability_p, "0 < p < 1")
-        for name in ("min_plate_spectra", "min_snr"):
-            if not getattr(self, name) >= 0:
-                raise InputError(name, getattr(self, name), ">= 0")
+        if self.min_plate_spectra < 0:
+            raise InputError("min_plate_spectra", self.min_plate_spectra, ">= 0")
+        if not 0 <= self.min_snr < float("inf"):
+            raise InputError("min_snr", self.min_snr, "a finite S/N >= 0")
 
 
 @dataclass
@@ -322,9 +323,12 @@ def _variables(
 ) -> Table:
     """RV-variability statistics, against the fitted RV law (Table 4's if the fit failed)."""
     law = rv_fit.law if rv_fit.law.ok else published_laws()["rv"]
+    rv = np.asarray(sp["rv"], dtype=float)
+    if cfg.min_snr > 0:  # the same epochs as the catalogue: none below --min-snr
+        rv = np.where(np.asarray(sp["rv_snr"], dtype=float) >= cfg.min_snr, rv, np.nan)
     variables = rv_variability(
         codes,
-        np.asarray(sp["rv"]),
+        rv,
         np.asarray(sp["rv_snr"]),
         law,
         len(stars),

@@ -14,8 +14,8 @@ column, value and what is allowed.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.resources import TABLE2
+from lkmrs_sched.core.textio import csv_header, read_csv_dicts
 from lkmrs_sched.core.timeconv import iso_times, lmjm_to_mjd, mjd_to_lmjm
 from lkmrs_sched.sim.obslog import (
     EXPOSURE_COLUMNS,
@@ -155,16 +156,22 @@ def import_table2(path: str | Path | None = None, plates: Any = None,
     plates = plates if plates is not None else load_lkmrs()
     need = ("plate_name", "exptime_s", "n_exposures", "night_date", "seeing_arcsec")
     rows = []
+    seen: dict[tuple[str, str], int] = {}
     for i, r in enumerate(_read_csv(p, need), start=2):
         where = f"{p}: line {i}"
         name = r["plate_name"].strip()
         if name not in set(plates.plate_name):
-            raise InputError(f"{where} plate_name", name, "an LK-MRS plate name",
+            raise InputError(f"{where} plate_name", name,
+                             "a plate name of the footprints: " + ", ".join(plates.plate_name),
                              "unknown plate")
         n = _int(r["n_exposures"], f"{where} n_exposures", 1, 50)
         exptime = _float(r["exptime_s"], f"{where} exptime_s", 1, 7200)
         seeing = _float(r["seeing_arcsec"], f"{where} seeing_arcsec", 0.1, 20)
         night = _date(r["night_date"], f"{where} night_date")
+        if (name, night) in seen:
+            raise InputError(f"{where}", f"{name} {night}", "one row per plate and night "
+                             f"(line {seen[name, night]} has it too)", "duplicate row")
+        seen[name, night] = i
         rows.append({"night": night, "plate_name": name, "exptime_s": [exptime] * n,
                      "seeing": [seeing] * n})
     scenario = _observed_scenario(scenario, [r["night"] for r in rows])
@@ -173,14 +180,44 @@ def import_table2(path: str | Path | None = None, plates: Any = None,
 
 def _parse_lmjm_list(raw: str, where: str) -> list[int]:
     items = [x for x in re.split(r"[\s,;\[\]|]+", raw.strip()) if x]
-    try:
-        values = [int(float(x)) for x in items]
-    except ValueError:
-        raise InputError(where, raw, "a list of local modified Julian minutes, e.g. "
-                         "'[27175560, 27175583]'") from None
+    allowed = ("a list of local modified Julian minutes (whole, positive), e.g. "
+               "'[27175560, 27175583]'")
+    values = []
+    for x in items:
+        try:
+            v = float(x)
+        except ValueError:
+            raise InputError(where, raw, allowed) from None
+        if not (np.isfinite(v) and v == int(v) and 0 < v < 2**32):
+            raise InputError(where, x, allowed, "not a whole positive minute")
+        values.append(int(v))
     if not values:
         raise InputError(where, raw, "at least one lmjm value", "empty list")
+    if len(set(values)) != len(values):
+        dup = next(v for v in values if values.count(v) > 1)
+        raise InputError(where, dup, "distinct exposure start times", "duplicate lmjm")
     return values
+
+
+def _check_lmjm_in_night(lmjm: list[int], night: str, where: str) -> None:
+    """Every exposure starts within the obsdate's night (local noon to the next noon)."""
+    from lkmrs_sched.core.timeconv import iso_date_to_mjd
+
+    lo = (iso_date_to_mjd(night) + 0.5) * 1440
+    for v in lmjm:
+        if not lo <= v < lo + 1440:
+            raise InputError(where, v, f"a local minute in the night of {night} "
+                             f"({int(lo)} <= lmjm < {int(lo) + 1440}: local noon to noon)",
+                             "exposure outside the obsdate's night")
+
+
+def _is_other_plate(planid: str) -> bool:
+    """A plan ID that is not an LK-MRS survey plate's (another project's or a test plate):
+    anything but the ``TD…K01`` form of the LK-MRS footprints."""
+    from lkmrs_sched.sky.footprints import PLAN_ID
+
+    m = PLAN_ID.match(planid)
+    return m is None or m.group(1) != "TD" or m.group(9) != "K01"
 
 
 def import_mrs_plan(path: str | Path, plates: Any = None, scenario: Any = None) -> ObservationLog:
@@ -199,20 +236,33 @@ def import_mrs_plan(path: str | Path, plates: Any = None, scenario: Any = None) 
     by_id = {str(pid): str(name) for pid, name in zip(plates.plan_id, plates.plate_name,
                                                        strict=True)}
     rows, times, skipped = [], [], 0
+    seen: dict[tuple[str, str], int] = {}
+    starts: list[tuple[int, float, int]] = []  # (lmjm, exptime, line) of every exposure
     for i, r in enumerate(_read_csv(p, ("planid", "obsdate", "exptime", "seeing", "lmjm_list")),
                           start=2):
         where = f"{p}: line {i}"
         planid = r["planid"].strip()
         if planid not in by_id:
-            skipped += 1
-            continue
+            if _is_other_plate(planid):
+                skipped += 1
+                continue
+            raise InputError(f"{where} planid", planid, "the plan ID of a plate in the "
+                             "footprints (other projects' and test plates are skipped)",
+                             "unknown LK-MRS plate")
         lmjm = _parse_lmjm_list(r["lmjm_list"], f"{where} lmjm_list")
         exptime = _float(r["exptime"], f"{where} exptime", 1, 7200)
         seeing = _float(r["seeing"], f"{where} seeing", 0.1, 20) if r["seeing"].strip() else np.nan
         night = _date(r["obsdate"][:10], f"{where} obsdate")
+        _check_lmjm_in_night(lmjm, night, f"{where} lmjm_list")
+        if (planid, night) in seen:
+            raise InputError(where, f"{planid} {night}", "one row per plate and night "
+                             f"(line {seen[planid, night]} has it too)", "duplicate row")
+        seen[planid, night] = i
+        starts += [(v, exptime, i) for v in lmjm]
         rows.append({"night": night, "plate_name": by_id[planid],
                      "exptime_s": [exptime] * len(lmjm), "seeing": [seeing] * len(lmjm)})
         times.append(lmjm_to_mjd(np.array(sorted(lmjm))))
+    _check_no_overlap(starts, p)
     if not rows:
         raise InputError(str(p), ..., "rows whose planid is one of the plates",
                          "no row matches a known plate")
@@ -220,6 +270,16 @@ def import_mrs_plan(path: str | Path, plates: Any = None, scenario: Any = None) 
     log = _build_observed(rows, plates, scenario, str(p), times)
     log.info["skipped_rows"] = str(skipped)
     return log
+
+
+def _check_no_overlap(starts: list[tuple[int, float, int]], p: Path) -> None:
+    """One telescope: an exposure cannot start before the previous one has ended."""
+    starts = sorted(starts)
+    for (a, exp_a, line_a), (b, _, line_b) in itertools.pairwise(starts):
+        if b == a or b - a < exp_a / 60.0 - 1:  # lmjm is rounded to whole minutes
+            raise InputError(f"{p}: line {line_b} lmjm_list", b,
+                             f"a start after the exposure at lmjm {a} (line {line_a}) ended",
+                             "overlapping or duplicate exposures")
 
 
 def read_any_log(path: str | Path, plates: Any = None, scenario: Any = None) -> ObservationLog:
@@ -238,21 +298,15 @@ def read_any_log(path: str | Path, plates: Any = None, scenario: Any = None) -> 
 
 
 def _read_header(p: Path) -> list[str]:
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            return next(csv.reader(fh), [])
-    except OSError as exc:
-        raise InputError(str(p), ..., "a readable CSV file", exc.strerror or "unreadable") from None
+    return csv_header(p, "a readable CSV file")
 
 
 def _read_csv(p: Path, need: tuple[str, ...]) -> list[dict[str, str]]:
-    header = _read_header(p)
+    header, rows = read_csv_dicts(p, "a readable CSV file")
     missing = [c for c in need if c not in header]
     if missing:
         raise InputError(f"{p}: header", header, "columns " + ", ".join(need),
                          "missing column(s) " + ", ".join(missing))
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
     for i, r in enumerate(rows, start=2):
         if None in r or any(r[c] is None for c in header):
             raise InputError(f"{p}: line {i}", ..., f"{len(header)} comma-separated values",
@@ -273,13 +327,16 @@ def _float(raw: str, where: str, lo: float, hi: float) -> float:
 
 
 def _int(raw: str, where: str, lo: int, hi: int) -> int:
-    if not raw.strip().isdigit() or not lo <= int(raw) <= hi:
+    if not re.fullmatch(r"[0-9]+", raw.strip()) or not lo <= int(raw) <= hi:
         raise InputError(where, raw, f"an integer between {lo} and {hi}")
     return int(raw)
 
 
 def _date(raw: str, where: str) -> str:
+    from lkmrs_sched.core.validate import check_night
+
     try:
-        return dt.date.fromisoformat(raw.strip()).isoformat()
+        date = dt.date.fromisoformat(raw.strip())
     except ValueError:
         raise InputError(where, raw, "an ISO date YYYY-MM-DD") from None
+    return check_night(date, where).isoformat()

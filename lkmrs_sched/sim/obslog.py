@@ -165,7 +165,8 @@ class ObservationLog:
         if not p.is_file():
             raise InputError(str(p), ..., allowed, "no such file")
         try:
-            con = sqlite3.connect(f"file:{p}?mode=ro", uri=True)
+            # A file URI built by pathlib: '#', '?' and '%' in a folder name are escaped.
+            con = sqlite3.connect(p.resolve().as_uri() + "?mode=ro", uri=True)
             try:
                 have = {r[0] for r in con.execute(
                     "SELECT name FROM sqlite_master WHERE type='table'")}
@@ -182,13 +183,16 @@ class ObservationLog:
                         raise InputError(f"{p}: table {name}", ..., allowed,
                                          "missing column(s) " + ", ".join(lack))
                     rows = con.execute(f"SELECT {', '.join(cols)} FROM {name}").fetchall()
-                    out[name] = _table(rows, cols)
-                info = dict(con.execute("SELECT key, value FROM info").fetchall())
+                    out[name] = _table(rows, cols, f"{p}: table {name}")
+                info = {str(k): str(v) for k, v in
+                        con.execute("SELECT key, value FROM info").fetchall()}
             finally:
                 con.close()
         except sqlite3.DatabaseError as exc:
             raise InputError(str(p), ..., allowed, f"unreadable SQLite ({exc})") from None
-        return cls(info=info, **out)
+        log = cls(info=info, **out)
+        _check_values(log, str(p))
+        return log
 
     def content_digest(self) -> str:
         """SHA-256 of the tables' content (provenance ``created_utc`` excluded)."""
@@ -230,11 +234,110 @@ def _py(col: Any) -> list:
     return [float(x) for x in arr]
 
 
-def _table(rows: list[tuple], cols: dict[str, str]) -> Table:
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _cell_ok(v: Any, decl: str) -> bool:
+    """Whether a stored value fits its column: INTEGER an int64, REAL a number (NULL is
+    NaN: SQLite stores NaN as NULL), TEXT a string."""
+    if decl == "INTEGER":
+        return isinstance(v, int) and _INT64[0] <= v <= _INT64[1]
+    if decl == "REAL":
+        return v is None or isinstance(v, int | float)
+    return isinstance(v, str)
+
+
+def _table(rows: list[tuple], cols: dict[str, str], where: str = "table") -> Table:
     if not rows:
         return empty_table(cols)
     data = list(zip(*rows, strict=True))
     types = {"INTEGER": np.int64, "REAL": float, "TEXT": str}
+    names = {"INTEGER": "an integer", "REAL": "a number", "TEXT": "text"}
+    for i, c in enumerate(cols):
+        decl = cols[c].split()[0]
+        for r, v in enumerate(data[i], start=1):
+            if not _cell_ok(v, decl):
+                raise InputError(f"{where} row {r} column {c}", v,
+                                 f"{names[decl]} ({decl} column)",
+                                 "missing value" if v is None else "wrong type")
     return Table({c: np.array([np.nan if v is None and cols[c] == "REAL" else v for v in data[i]],
                               dtype=types[cols[c].split()[0]])
                   for i, c in enumerate(cols)})
+
+
+def _check_values(log: ObservationLog, where: str) -> None:
+    """Values an observation log must hold to be counted right (a log read from a file).
+
+    Exposures: a valid night in the supported range, a finite start inside that night
+    (local noon to noon), ``lmjm`` equal to the start's local minute, an exposure time
+    of 0-7200 s, a positive seeing (or none); no exposure counted twice (the same plate
+    and start), and measured exposures (``time_estimated = 0``) that do not overlap.
+    Pointings: their exposures are in the exposures table, as many as ``n_exposures``.
+    """
+    import datetime as dt
+
+    from lkmrs_sched.core.timeconv import MINUTES_PER_DAY, UTC_OFFSET_H, iso_date_to_mjd
+    from lkmrs_sched.core.validate import check_night
+
+    e = log.exposures
+    w = f"{where}: table exposures"
+    nights: dict[str, float] = {}
+    for r, night in enumerate(np.asarray(e["night"], dtype=str), start=1):
+        if night not in nights:
+            try:
+                check_night(dt.date.fromisoformat(night), f"{w} row {r} column night")
+            except ValueError:
+                raise InputError(f"{w} row {r} column night", night,
+                                 "an ISO date YYYY-MM-DD") from None
+            nights[night] = float(iso_date_to_mjd(night))
+    if len(e) == 0:
+        return
+    start = np.asarray(e["start_mjd"], dtype=float)
+    local = start + UTC_OFFSET_H / 24.0
+    day = np.array([nights[n] for n in np.asarray(e["night"], dtype=str)])
+    lmjm = np.asarray(e["lmjm"], dtype=np.int64)
+    exptime = np.asarray(e["exptime_s"], dtype=float)
+    seeing = np.asarray(e["seeing_arcsec"], dtype=float)
+    with np.errstate(invalid="ignore"):
+        checks = (
+            ("start_mjd", ~np.isfinite(start), "a finite UTC MJD"),
+            ("start_mjd", ~((local >= day + 0.5) & (local < day + 1.5)),
+             "a time within the row's night (local noon to noon)"),
+            ("lmjm", np.abs(lmjm - np.round(local * MINUTES_PER_DAY)) > 1,
+             "the local minute of start_mjd, round((start_mjd + 8/24) * 1440)"),
+            ("exptime_s", ~((exptime >= 0) & (exptime <= 7200)), "0 to 7200 s"),
+            ("seeing_arcsec", ~(np.isnan(seeing) | ((seeing > 0) & (seeing <= 20))),
+             "a seeing from 0 to 20 arcsec, or none"),
+        )
+    cols = {c: np.asarray(e[c]) for c in ("start_mjd", "lmjm", "exptime_s", "seeing_arcsec")}
+    for col, bad, allowed in checks:
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise InputError(f"{w} row {r + 1} column {col}", cols[col][r].item(), allowed,
+                             "out of range")
+    plate = np.asarray(e["plate_name"], dtype=str)
+    key = np.char.add(np.char.add(plate, "@"), np.char.mod("%.9f", start))
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        r = int(first[np.argmax(counts > 1)])
+        raise InputError(f"{w} row {r + 1}", f"{plate[r]} at {e['start_utc'][r]}",
+                         "each exposure once", "duplicate exposure")
+    measured = np.flatnonzero(np.asarray(e["time_estimated"]) == 0)
+    order = measured[np.argsort(start[measured], kind="stable")]
+    gap = (start[order][1:] - start[order][:-1]) * 86400.0 - exptime[order][:-1]
+    if (gap < -60.0).any():
+        r = int(order[1:][np.argmax(gap < -60.0)])
+        raise InputError(f"{w} row {r + 1} column start_mjd", start[r].item(),
+                         "a start after the previous exposure ended (one telescope)",
+                         "overlapping exposures")
+    p = log.pointings
+    if len(p):
+        ids, n = np.unique(np.asarray(e["pointing_id"]), return_counts=True)
+        have = dict(zip(ids.tolist(), n.tolist(), strict=True))
+        for r, (pid, k) in enumerate(zip(np.asarray(p["pointing_id"]).tolist(),
+                                         np.asarray(p["n_exposures"]).tolist(), strict=True),
+                                     start=1):
+            if have.get(pid, 0) != k:
+                raise InputError(f"{where}: table pointings row {r} column n_exposures", k,
+                                 f"the number of exposures of pointing {pid} in the exposures "
+                                 f"table ({have.get(pid, 0)})", "inconsistent counts")

@@ -17,7 +17,6 @@ includes the telescope and dome.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -126,13 +125,10 @@ def fit_seeing(path: str | Path = TABLE2) -> tuple[float, float]:
         than two uncensored rows.
     """
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise InputError(str(p), ..., "a readable CSV", exc.strerror or "unreadable") from None
+    from lkmrs_sched.core.textio import read_csv_dicts
+
+    header, rows = read_csv_dicts(p, "a readable CSV")
     need = ("seeing_arcsec", "seeing_is_lower_bound")
-    header = list(rows[0].keys()) if rows else []
     if any(c not in header for c in need):
         raise InputError(f"{p}: header", header, "columns " + ", ".join(need), "missing column")
     x, cens = [], []

@@ -31,7 +31,6 @@ say) leaves the weather identical for the same weather stream.
 from __future__ import annotations
 
 import bisect
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -223,17 +222,13 @@ def read_open_intervals(path: str | Path) -> np.ndarray:
         ``end <= start``, intervals out of order or overlapping.
     """
     p = Path(path)
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            lines = [
-                (i, row)
-                for i, row in enumerate(csv.reader(fh), start=1)
-                if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
-            ]
-    except OSError as exc:
-        raise InputError(
-            str(p), ..., "a readable CSV of open intervals", exc.strerror or "unreadable"
-        ) from None
+    from lkmrs_sched.core.textio import read_csv_rows
+
+    lines = [
+        (i, row)
+        for i, row in enumerate(read_csv_rows(p, "a readable CSV of open intervals"), start=1)
+        if row and any(c.strip() for c in row) and not row[0].lstrip().startswith("#")
+    ]
     if not lines:
         raise InputError(str(p), ..., "a header start_utc,end_utc", "empty file")
     hline, header = lines[0]

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from lkmrs_sched.core.atomic import write_npz
+from lkmrs_sched.core.cache import load_npz, store_npz
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.resources import cache_dir
 from lkmrs_sched.core.timeconv import date_to_mjd
@@ -126,12 +127,19 @@ class Almanac:
         write_npz(path, {f.name: getattr(self, f.name) for f in fields(self)})
 
     @classmethod
-    def load(cls, path: Path) -> Almanac:
-        """Read an almanac written by :meth:`save`."""
-        with np.load(path) as data:
-            kw = {f.name: data[f.name] for f in fields(cls)}
-        kw["utc_offset_h"] = float(kw["utc_offset_h"])
-        kw["latitude"] = float(kw["latitude"])
+    def load(cls, path: Path) -> Almanac | None:
+        """Read an almanac written by :meth:`save` (None if absent or damaged)."""
+        kw: dict = load_npz(path, [f.name for f in fields(cls)])
+        if kw is None:
+            return None
+        try:
+            kw["utc_offset_h"] = float(kw["utc_offset_h"])
+            kw["latitude"] = float(kw["latitude"])
+        except (TypeError, ValueError):
+            return None
+        n = len(kw["night"])
+        if any(len(kw[k]) != n for k in ("dusk", "dawn", "lunar_day", "grid", "c2i")):
+            return None
         return cls(**kw)
 
 
@@ -262,12 +270,11 @@ def get_almanac(scenario: Scenario, start: dt.date | None = None, end: dt.date |
     start = start or scenario.start
     end = end or scenario.end
     path = cache_dir() / f"almanac-{_cache_key(scenario, start, end)}.npz"
-    if use_cache and path.exists():
-        try:
-            return Almanac.load(path)
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache entry is recomputed and replaced
+    if use_cache:
+        cached = Almanac.load(path)  # a damaged entry is None: recomputed and replaced
+        if cached is not None:
+            return cached
     alm = compute_almanac(scenario, start, end)
     if use_cache:
-        alm.save(path)
+        store_npz(path, {f.name: getattr(alm, f.name) for f in fields(alm)})
     return alm

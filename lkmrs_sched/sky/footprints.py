@@ -12,7 +12,6 @@ loader checks that the ID matches the coordinates.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from astropy.coordinates import Angle
 
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.textio import read_csv_dicts
 
 PLAN_ID = re.compile(r"^(TD|NT)(\d{2})(\d{2})(\d{2})([NS])(\d{2})(\d{2})(\d{2})([A-Z0-9]{3})$")
 LKMRS_NAME = re.compile(r"^K[12][a-e][1-4]$")
@@ -200,14 +200,7 @@ def load_plates(path: str | Path, project: str = "LK-MRS", lkmrs: bool | None = 
 
 def _read_csv(p: Path) -> tuple[list[dict[str, str]], list[str]]:
     """Rows and header of a plate CSV that has rows and the :data:`REQUIRED` columns."""
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-            header = list(rows[0].keys()) if rows else []
-    except OSError as exc:
-        raise InputError(
-            str(p), ..., "a readable plate CSV", exc.strerror or "unreadable"
-        ) from None
+    header, rows = read_csv_dicts(p, "a readable plate CSV")
     if not rows:
         raise InputError(str(p), ..., "at least one plate row", "empty plate file")
     missing = [c for c in REQUIRED if c not in header]
@@ -260,7 +253,7 @@ def _plate_row(
     counts = {}
     for c in counts_present:
         raw = row[c].strip()
-        if not raw.isdigit():
+        if not re.fullmatch(r"[0-9]+", raw):
             raise InputError(f"{where} {c}", raw, "a non-negative integer")
         counts[c] = int(raw)
     plate = {

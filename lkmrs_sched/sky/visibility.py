@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lkmrs_sched.core.atomic import write_npz
+from lkmrs_sched.core.cache import load_npz, store_npz
 from lkmrs_sched.core.geometry import angular_separation
 from lkmrs_sched.core.resources import cache_dir
 from lkmrs_sched.core.sections import ObservingConfig
@@ -275,12 +275,9 @@ def get_windows(plates: PlateSet, almanac: Almanac, observing: ObservingConfig,
         h.update(np.ascontiguousarray(arr).tobytes())
     h.update("\x00".join(map(str, plates.plan_id)).encode())
     path = cache_dir() / f"windows-{h.hexdigest()[:20]}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as data:
-                return Windows(plates, almanac, **{k: data[k] for k in _WINDOW_ARRAYS})
-        except (OSError, ValueError, KeyError):
-            pass  # damaged entry: recompute and replace
+    data = load_npz(path, _WINDOW_ARRAYS)  # a damaged entry is None: recompute, replace
+    if data is not None and all(np.shape(data[k])[:1] == (len(plates),) for k in data):
+        return Windows(plates, almanac, **data)
     win = compute_windows(plates, almanac, observing)
-    write_npz(path, {k: getattr(win, k) for k in _WINDOW_ARRAYS})
+    store_npz(path, {k: getattr(win, k) for k in _WINDOW_ARRAYS})
     return win

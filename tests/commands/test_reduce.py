@@ -112,7 +112,7 @@ def test_reduce_reference_option_and_fits_input(dr8_files, tmp_path, capsys):
 
 def test_reduce_bad_options_are_input_errors(dr8_files, tmp_path):
     csv_path, _, _ = dr8_files
-    with pytest.raises(InputError):
+    with pytest.raises(SystemExit):  # argparse: --iterations is an integer >= 1
         _run([str(csv_path), "--out", str(tmp_path), "--iterations", "0", "--quiet"])
     with pytest.raises(InputError, match="missing required columns"):
         _run([str(csv_path), "--rv-column", "rv_nope", "--out", str(tmp_path), "--quiet"])
