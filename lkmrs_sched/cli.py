@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "forecast",
     "compare",
     "synth",
+    "report",
 )
 
 
