@@ -113,6 +113,8 @@ def fmt(value: Any) -> str:
             return str(v)
         return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
     if isinstance(value, list | tuple):
+        if not value:
+            return "(none)"
         shown = ", ".join(fmt(v) for v in value[:24])
         return shown + (f", … ({len(value)} in all)" if len(value) > 24 else "")
     return str(value)
@@ -182,10 +184,8 @@ def render(value: Any, depth: int = 0) -> str:
         return '<p class="note">(empty)</p>'
     if is_scorecard(value):
         return scorecard_table(value)
-    if all(isinstance(v, dict) and v and all(map(_is_flat, v.values())) for v in value.values()):
-        keys = list(dict.fromkeys(k for v in value.values() for k in v))
-        return table(["", *keys], ([name, *(v.get(k) for k in keys)]
-                                   for name, v in value.items()))
+    if all(isinstance(v, dict) and v for v in value.values()):
+        return _rows_of_dicts(value, depth)
     flat = [(k, v) for k, v in value.items() if _is_flat(v)]
     out = [table(("key", "value"), flat)] if flat else []
     for k, v in value.items():
@@ -195,6 +195,23 @@ def render(value: Any, depth: int = 0) -> str:
                  else f"<pre>{esc(json.dumps(v, indent=1)[:20000])}</pre>")
         out.append(f"<details{' open' if depth < 1 else ''}><summary>{esc(k)}</summary>"
                    f"{inner}</details>")
+    return "".join(out)
+
+
+def _rows_of_dicts(value: Mapping[str, Mapping[str, Any]], depth: int) -> str:
+    """Dicts of dicts: one row per entry for the flat keys; each nested key pivoted into
+    its own block (``{entry: inner[key]}``), e.g. a precision law per parameter."""
+    keys = list(dict.fromkeys(k for v in value.values() for k in v))
+    flat = [k for k in keys if all(_is_flat(v.get(k)) for v in value.values())]
+    out = [table(["", *flat], ([name, *(v.get(k) for k in flat)]
+                               for name, v in value.items()))] if flat else []
+    for k in keys:
+        if k in flat:
+            continue
+        inner = {name: v[k] for name, v in value.items() if k in v}
+        body = (render(inner, depth + 1) if depth < 6
+                else f"<pre>{esc(json.dumps(inner, indent=1)[:20000])}</pre>")
+        out.append(f"<details open><summary>{esc(k)}</summary>{body}</details>")
     return "".join(out)
 
 
@@ -506,6 +523,31 @@ def other_json_sections(run: Path) -> list[Section]:
     return out
 
 
+#: ECSV files up to this size are shown as tables (larger ones are only listed).
+MAX_ECSV_BYTES = 64 * 1024
+
+
+def ecsv_sections(run: Path) -> list[Section]:
+    """Small ECSV tables of the folder (per-plate statuses, precision laws …) as tables."""
+    from astropy.table import Table
+
+    out = []
+    for path in sorted(run.glob("*.ecsv")):
+        if path.stat().st_size > MAX_ECSV_BYTES:
+            continue
+        try:
+            t = Table.read(path, format="ascii.ecsv")
+        except Exception as exc:  # any unreadable table is noted, never fatal
+            out.append(Section(f"ecsv-{path.stem}", path.name,
+                               f'<p class="note">unreadable: {esc(exc)}</p>'))
+            continue
+        header = [f"{c} ({t[c].unit})" if t[c].unit is not None else c for c in t.colnames]
+        rows = [[v.item() if hasattr(v, "item") else v for v in row] for row in t.iterrows()]
+        out.append(Section(f"ecsv-{path.stem}", path.name,
+                           table(header, rows, f"{len(t)} rows")))
+    return out
+
+
 def files_section(run: Path) -> Section:
     """The folder's files (sub-folders summarised)."""
     rows = []
@@ -625,7 +667,8 @@ def build_report(run_dir: str | os.PathLike[str]) -> str:
     sections = [glance_section(kind, data), *kind_sections(run)]
     sections += [s for s in (figures_section(run), shares_section(run, matched), scenario)
                  if s is not None]
-    sections += [*other_json_sections(run), provenance_section(run, kind), files_section(run)]
+    sections += [*other_json_sections(run), *ecsv_sections(run), provenance_section(run, kind),
+                 files_section(run)]
     name = (data.get("scenario") or data.get("baseline") or run.name
             if isinstance(data, dict) else run.name)
     return page(f"LK-MRS {kind} report: {name}", f"{run.resolve()}", sections)

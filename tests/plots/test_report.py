@@ -195,12 +195,20 @@ def test_reports_of_compare_reproduce_reduce_and_simulate_folders(tmp_path):
     red.mkdir()
     (red / "summary.json").write_text(json.dumps({"n_spectra": 647411, "n_stars": 25749,
                                                   "sigma_at_snr20": {"rv": 1.06}}))
-    (red / "uncertainty.json").write_text(json.dumps({"rv": {"a": 1.0, "b": -0.5, "c": 0.1}}))
+    law = {"a": 1.0, "b": -0.5, "sigma_at_snr": {"10": 0.3, "20": 0.2}}
+    (red / "uncertainty.json").write_text(json.dumps({"rv": law, "teff": law}))
+    Table({"planid": ["TD1", "TD2"], "n_usable": [900, 12]}).write(
+        red / "rv_zero_point_plates.ecsv", format="ascii.ecsv")
     png(red / "rv_zero_points.png")
     text = report.build_report(red)
     page = check_page(text, red)
-    assert {"uncertainty.json", "summary.json"} <= set(page.headings)
+    assert {"uncertainty.json", "summary.json", "rv_zero_point_plates.ecsv"} <= \
+        set(page.headings)
     assert "LK-MRS reduce report" in text and "647411" in text
+    # one row per parameter; the nested law values pivoted into their own table
+    section = text.split('<section id="json-uncertainty">', 1)[1].split("</section>", 1)[0]
+    assert "<th>a</th><th>b</th>" in section and "<th>10</th><th>20</th>" in section
+    assert section.count("<td>rv</td>") == 2 and "<td>TD2</td>" in text
 
     sim = tmp_path / "sim"
     sim.mkdir()
