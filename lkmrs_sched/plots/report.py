@@ -248,9 +248,21 @@ def kind_of(run: Path) -> str:
 
 
 def log_files(run: Path) -> list[Path]:
-    """The observation logs of a folder: its own, or its realizations' (in order)."""
+    """The observation logs of a folder: its own, or its realizations' (in order).
+
+    A forecast folder may keep logs of an earlier, larger run with the same settings;
+    only the realizations its ``forecast.json`` counts are taken.
+    """
     own = run / "observations.sqlite"
-    return [own] if own.exists() else sorted((run / "logs").glob("realization-*.sqlite"))
+    if own.exists():
+        return [own]
+    logs = sorted((run / "logs").glob("realization-*.sqlite"))
+    try:
+        n = int(json.loads((run / "forecast.json").read_text(encoding="utf-8"))["realizations"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return logs
+    wanted = {f"realization-{k:04d}.sqlite" for k in range(n)}
+    return [p for p in logs if p.name in wanted]
 
 
 def log_info(path: Path) -> dict[str, str]:

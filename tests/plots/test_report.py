@@ -124,7 +124,7 @@ def forecast_folder(tmp_path: Path) -> Path:
     (run / "new_output.json").write_text(json.dumps({"brand_new_statistic": 123.25}))
     png(run / "fan_chart.png")
     png(run / "zzz_unknown.png")
-    for k, extra in enumerate((0.0, 2.0)):
+    for k, extra in enumerate((0.0, 2.0, 100.0)):  # the third: left by an earlier, larger run
         write_log(run / "logs" / f"realization-{k:04d}.sqlite",
                   [("2019-10-01", "TD", "LK-MRS", 2.0 + extra, 0.5, 0.5),
                    ("2019-10-01", "TD", "TD-B", 1.0, 0.0, 0.0),
