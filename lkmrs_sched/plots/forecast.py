@@ -269,8 +269,6 @@ def epochs_per_star(stars: Any, path: str | os.PathLike[str],
                     thresholds: Sequence[int] = (10, 30, 60)) -> Path:
     """Histogram of good epochs (blue S/N > 10) per star (median over realizations),
     with the 10/30/60-epoch thresholds labelled by the number of stars reaching them."""
-    from matplotlib import patheffects
-
     fig = figure(8, 4.2)
     ax = fig.add_subplot()
     n = np.asarray(stars["n_good_median"], dtype=float)
@@ -280,15 +278,18 @@ def epochs_per_star(stars: Any, path: str | os.PathLike[str],
     ax.hist(n, bins=np.arange(0, max(float(n.max()), max(thresholds)) + 6, 5), color=FORECAST,
             alpha=0.8)
     ax.set_yscale("log")
+    lines = []
     for x in thresholds:
         ax.axvline(x, color="k", ls=":", lw=0.9)
-        ax.text(x + 0.8, 0.97, f"≥ {x}: {int((n >= x).sum()):,} stars", rotation=90,
-                va="top", ha="left", fontsize=8, transform=ax.get_xaxis_transform(),
-                path_effects=[patheffects.withStroke(linewidth=2.5, foreground="white")])
+        lines.append(f"≥ {x} epochs: {int((n >= x).sum()):,} stars")
+    ax.text(0.98, 0.96, "\n".join(lines), ha="right", va="top", fontsize=8,
+            multialignment="left", transform=ax.transAxes,
+            bbox={"boxstyle": "round,pad=0.3", "fc": "white", "ec": "0.6", "alpha": 0.9})
     ax.set_xlabel("good epochs per star (blue S/N > 10; median over realizations)")
     ax.set_ylabel("stars per 5-epoch bin")
     integer_axis(ax, "x")
-    ax.set_title(f"Epochs per star ({len(n):,} targets)")
+    ax.set_title(f"Epochs per star ({len(n):,} targets; dotted: "
+                 f"{', '.join(map(str, thresholds))} epochs)")
     return save(fig, path)
 
 

@@ -254,8 +254,10 @@ def test_goal_dates_plot_every_realization_and_plates_at_goal(captured, lkmrs_pl
 def test_epochs_per_star_labels_its_thresholds(captured, tmp_path):
     stars = {"n_good_median": np.array([0, 5, 12, 31, 31, 65, 70], dtype=float)}
     forecast.epochs_per_star(stars, tmp_path / "e.png")
-    texts = [t.get_text() for t in captured[-1].axes[0].texts]
-    assert texts == ["≥ 10: 5 stars", "≥ 30: 4 stars", "≥ 60: 2 stars"]
+    ax = captured[-1].axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["≥ 10 epochs: 5 stars\n≥ 30 epochs: 4 stars\n≥ 60 epochs: 2 stars"]
+    assert [line.get_xdata()[0] for line in ax.lines] == [10, 30, 60]
 
 
 def test_completeness_vs_period(captured, lkmrs_plates, tmp_path):
