@@ -34,6 +34,7 @@ COMMANDS: tuple[str, ...] = (
     "forecast",
     "compare",
     "synth",
+    "report",
 )
 
 

@@ -46,6 +46,9 @@ run reproduce-table2 --realizations 4 --out rt2
 run forecast forecast-2019 --realizations 2 --out fc
 run compare forecast-2019 whatif-lkmrs40 --realizations 2 --no-stars --out cmp
 run run --realizations 2 --out main
+run report fc
+step "the reports render in headless Chromium"
+"$work/venv/bin/python" "$here/tools/check_report.py" main/report.html fc/report.html
 test -z "$(ls -A "$work/empty" | grep -v -e '^sim$' -e '^reduced$' -e '^rt2$' -e '^fc$' -e '^cmp$' -e '^main$')" \
   || { echo "unexpected files in the working folder:"; ls -A "$work/empty"; exit 1; }
 step "the installed wheel ran every command from an empty folder"

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.core.outputs import prepare_file, prepare_folder
     from lkmrs_sched.ensembles.compare import compare, unique_names
+    from lkmrs_sched.plots.runs import compare_figures
 
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",
@@ -49,5 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, report)
     print(result.format())
-    print(f"Wrote {out / 'comparison.json'}")
+    goal = next(iter(scenarios.values())).selector.goal_exposures
+    figures = compare_figures(report, out, goal)
+    print(f"Wrote {out / 'comparison.json'}, figures: " + ", ".join(f.name for f in figures))
     return 0

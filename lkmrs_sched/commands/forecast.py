@@ -64,8 +64,8 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
     """Run a forecast and write forecast.json, stars.ecsv and the figures to ``out``."""
     from lkmrs_sched.core.atomic import atomic_path, write_json
     from lkmrs_sched.ensembles import forecast
-    from lkmrs_sched.plots import figures as plots
-    from lkmrs_sched.sky.footprints import load_plates
+    from lkmrs_sched.plots.runs import forecast_figures
+    from lkmrs_sched.sim.sky import prepared_sky
 
     result = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,
@@ -73,15 +73,12 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
     summary = result.to_dict()
     write_json(out / "forecast.json", summary)
     print(result.format())
-    lk = load_plates(scenario.path(scenario.selector.lkmrs_footprints))
-    figures = [plots.forecast_fan_chart(summary, log, lk, out / "fan_chart.png"),
-               plots.goal_chances(summary, out / "goal_chances.png"),
-               plots.footprint_sky_map(summary, lk, out / "sky_map.png")]
     stars = forecast.star_table(out, summary["realizations"])
     if stars is not None:
         with atomic_path(out / "stars.ecsv") as tmp:
             stars.write(tmp, format="ascii.ecsv")
-        figures.append(plots.epochs_per_star(stars, out / "epochs_per_star.png"))
+    figures = forecast_figures(summary, result.realizations, log,
+                               prepared_sky(forecast.start_after(scenario, log)), out, stars)
     print(f"Wrote {out / 'forecast.json'}, per-realization logs in {out / 'logs'}, "
           + ("stars.ecsv, " if stars is not None else "")
           + "figures: " + ", ".join(f.name for f in figures))

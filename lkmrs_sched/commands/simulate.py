@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.config import load_scenario
     from lkmrs_sched.core.outputs import prepare_folder
-    from lkmrs_sched.plots import figures as plots
+    from lkmrs_sched.plots.runs import simulate_figures
     from lkmrs_sched.sim import logstats
     from lkmrs_sched.sim.simulator import Simulation
 
@@ -41,8 +41,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"{scenario.name} {scenario.start}..{scenario.end}, seed {sim.seed}")
     print(logstats.format_summary(summary))
     if not args.no_figures:
-        lk = sim.plates.subset(sim.plates.project == "LK-MRS")
-        plots.exposures_per_plate(log, lk, out / "exposures_per_plate.png")
-        plots.visit_calendar(log, lk, out / "visit_calendar.png")
+        simulate_figures(log, sim.sky, scenario.selector.goal_exposures, out)
     print(f"Wrote {out / 'observations.sqlite'}, {out / 'summary.json'} and figures.")
     return 0

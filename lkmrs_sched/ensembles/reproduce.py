@@ -100,41 +100,50 @@ def _band(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray, np
     return np.percentile(m, 5, axis=0), np.median(m, axis=0), np.percentile(m, 95, axis=0)
 
 
+#: Month labels of the season (September .. August), as SEASON_MONTHS orders them.
+MONTH_LABELS = ("Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+                "Aug")
+
+
+def _band_figure(x: np.ndarray, band: tuple[np.ndarray, ...], observed: Any, n: int,
+                 xlabel: str, title: str, path: Path, ticklabels: Any = None) -> Path:
+    """The ensemble's median and 5–95 % band with the observed values on top."""
+    from lkmrs_sched.plots.style import BAND_ALPHA, FORECAST, OBSERVED, figure, integer_axis, save
+
+    fig = figure(7, 4)
+    ax = fig.add_subplot()
+    ax.fill_between(x, band[0], band[2], step="mid", alpha=BAND_ALPHA, color=FORECAST,
+                    label=f"ensemble 5-95 % ({n} realizations)")
+    ax.step(x, band[1], where="mid", color=FORECAST, label="ensemble median")
+    ax.plot(x, observed, "o", color=OBSERVED, label="Table 2 (observed)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("LK-MRS exposures")
+    integer_axis(ax, "both")
+    if ticklabels is not None:
+        ax.set_xticks(x, ticklabels)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
 def plot_against_ensemble(observed: dict[str, Any], simulated: list[dict[str, Any]],
                           out: Path) -> list[Path]:
     """Table 2 against the ensemble: exposures per plate (sorted) and per month, with bands."""
-    from lkmrs_sched.plots import figures as plots
-
-    plt = plots.plt
-    paths = []
     width = max(20, len(observed["exposures_per_plate_sorted"]))
-    lo, med, hi = _band([s["exposures_per_plate_sorted"] for s in simulated], width)
     obs = np.zeros(width)
     obs[:len(observed["exposures_per_plate_sorted"])] = observed["exposures_per_plate_sorted"]
-    x = np.arange(1, width + 1)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.fill_between(x, lo, hi, step="mid", alpha=0.3, label="ensemble 5-95 %")
-    ax.step(x, med, where="mid", label="ensemble median")
-    ax.plot(x, obs, "ko", label="Table 2")
-    ax.set_xlabel("plate rank")
-    ax.set_ylabel("exposures")
-    ax.set_title("Exposures per plate, sorted")
-    ax.legend()
-    paths.append(plots.save(fig, out / "table2_exposures_per_plate.png"))
-    lo, med, hi = _band([s["exposures_per_month"] for s in simulated], 12)
-    labels = ["Sep", "Oct", "Nov", "Dec", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug"]
-    assert len(labels) == len(SEASON_MONTHS)
-    x = np.arange(12)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.fill_between(x, lo, hi, step="mid", alpha=0.3, label="ensemble 5-95 %")
-    ax.step(x, med, where="mid", label="ensemble median")
-    ax.plot(x, observed["exposures_per_month"], "ko", label="Table 2")
-    ax.set_xticks(x, labels)
-    ax.set_ylabel("exposures")
-    ax.set_title("LK-MRS exposures per month")
-    ax.legend()
-    paths.append(plots.save(fig, out / "table2_exposures_per_month.png"))
-    return paths
+    assert len(MONTH_LABELS) == len(SEASON_MONTHS)
+    return [
+        _band_figure(np.arange(1, width + 1),
+                     _band([s["exposures_per_plate_sorted"] for s in simulated], width), obs,
+                     len(simulated), "plate rank (most observed first)",
+                     "Exposures per plate, sorted", out / "table2_exposures_per_plate.png"),
+        _band_figure(np.arange(12), _band([s["exposures_per_month"] for s in simulated], 12),
+                     observed["exposures_per_month"], len(simulated),
+                     "month of the season (September to August)",
+                     "LK-MRS exposures per month", out / "table2_exposures_per_month.png",
+                     MONTH_LABELS),
+    ]
 
 
 def observed_statistics(log: ObservationLog) -> dict[str, Any]:

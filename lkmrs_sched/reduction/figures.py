@@ -39,10 +39,39 @@ def _save(fig, path: str | os.PathLike[str], dpi: int = 120) -> None:
         fig.savefig(tmp, dpi=dpi, format=os.path.splitext(str(path))[1].lstrip(".") or "png")
 
 
+def _zero_point_grid(t, planid: str) -> np.ndarray:
+    """Offsets of one plate as a (spectrograph 1–16, exposure) grid; NaN where none."""
+    sel = (np.asarray(t["planid"]) == planid) & np.isfinite(np.asarray(t["offset"], float))
+    idx = np.asarray(t["exposure_index"])[sel].astype(int)
+    spid = np.asarray(t["spid"])[sel].astype(int)
+    grid = np.full((16, int(idx.max()) if len(idx) else 1), np.nan)
+    grid[spid - 1, idx - 1] = np.asarray(t["offset"], dtype=float)[sel]
+    return grid
+
+
+def _zero_point_panel(ax, grid: np.ndarray, planid: str, cmap, limit: float):
+    """One plate: spectrograph × exposure heat map of the offsets."""
+    from matplotlib.ticker import MaxNLocator
+
+    n_exp = grid.shape[1]
+    im = ax.imshow(grid, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto",
+                   interpolation="nearest", extent=(0.5, n_exp + 0.5, 16.5, 0.5))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10], nbins=6))
+    ax.set_yticks([1, 4, 8, 12, 16])
+    ax.tick_params(labelsize=7)
+    rms = float(np.sqrt(np.nanmean(grid**2))) if np.isfinite(grid).any() else float("nan")
+    ax.set_title(f"{planid}\n{n_exp} exposures, rms {rms:.2f} km/s", fontsize=7)
+    return im
+
+
 def plot_zero_points(
     zero_points: ZeroPoints, path: str | os.PathLike[str], max_plates: int = 24
 ) -> None:
-    """RV offset versus exposure for each spectrograph, one panel per plate (Figure A1).
+    """RV zero points (like Figure A1), one heat map per plate and a per-spectrograph summary.
+
+    Each plate's panel shows its offset for every (spectrograph, exposure) on a diverging
+    scale shared by all panels (grey: not determined); the bottom panel shows the
+    distribution of each spectrograph's offsets over every plate and exposure.
 
     Parameters
     ----------
@@ -55,67 +84,79 @@ def plot_zero_points(
     from matplotlib import colormaps
 
     t = zero_points.offsets
-    ok = np.isfinite(np.asarray(t["offset"], dtype=float))
+    off = np.asarray(t["offset"], dtype=float)
+    ok = np.isfinite(off)
     planids, counts = np.unique(np.asarray(t["planid"])[ok], return_counts=True)
     planids = planids[np.argsort(-counts, kind="stable")][:max_plates]
-    n = max(len(planids), 1)
-    ncol = min(4, n)
-    nrow = int(np.ceil(n / ncol))
+    ncol = 4
+    nrow = max(1, int(np.ceil(len(planids) / ncol)))
+    height = 1.9 * nrow + 2.6
     # Fixed margins: constrained layout costs seconds with tens of panels.
-    fig = _figure(3.4 * ncol + 1.2, 2.6 * nrow + 0.6, layout=None)
-    fig.subplots_adjust(
-        left=0.08,
-        right=0.98,
-        bottom=0.06,
-        top=1 - 0.8 / (2.6 * nrow + 0.6),
-        wspace=0.12,
-        hspace=0.45,
-    )
-    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False, sharey=True)).ravel()
-    cmap = colormaps["tab20"]
-    colors = [cmap(k % 20) for k in range(16)]
-    plan = np.asarray(t["planid"])
-    idx_all = np.asarray(t["exposure_index"])
-    spid_all = np.asarray(t["spid"]).astype(int)
-    off_all = np.asarray(t["offset"], dtype=float)
-    err_all = np.asarray(t["error"], dtype=float)
-    for ax, planid in zip(axes, planids, strict=False):
-        sel = ok & (plan == planid)
-        # One (exposure × spectrograph) grid per plate: two drawing calls per panel.
-        n_exp = int(idx_all[sel].max())
-        grid = np.full((n_exp, 16), np.nan)
-        grid[idx_all[sel] - 1, spid_all[sel] - 1] = off_all[sel]
-        x = np.arange(1, n_exp + 1)
-        ax.set_prop_cycle(color=colors)
-        lines = ax.plot(x, grid, marker="o", ms=2.5, lw=0.8)
-        for k, line in enumerate(lines):
-            line.set_label(str(k + 1))
-        ax.vlines(
-            idx_all[sel],
-            off_all[sel] - err_all[sel],
-            off_all[sel] + err_all[sel],
-            colors=[colors[k - 1] for k in spid_all[sel]],
-            lw=0.6,
-        )
-        ax.axhline(0.0, color="0.5", lw=0.6)
-        ax.set_title(str(planid), fontsize=8)
-        ax.set_xlabel("exposure on plate")
-    for ax in axes[len(planids) :]:
-        ax.set_axis_off()
-    axes[0].set_ylabel(r"RV zero point (km s$^{-1}$)")
-    if len(planids):
-        axes[0].legend(title="spectrograph", fontsize=5, title_fontsize=6, ncol=4, loc="best")
+    fig = _figure(13, height, layout=None)
+    gs = fig.add_gridspec(nrow + 1, ncol + 1, width_ratios=[1] * ncol + [0.05],
+                          height_ratios=[1.0] * nrow + [1.1], left=0.06, right=0.95,
+                          bottom=0.5 / height, top=1 - 0.75 / height, wspace=0.18,
+                          hspace=0.75)
+    cmap = colormaps["RdBu_r"].with_extremes(bad="0.85")
+    limit = float(np.nanpercentile(np.abs(off[ok]), 99)) if ok.any() else 1.0
+    limit = max(0.1, float(np.ceil(limit * 10) / 10))
+    im = None
+    for k, planid in enumerate(planids):
+        ax = fig.add_subplot(gs[k // ncol, k % ncol])
+        im = _zero_point_panel(ax, _zero_point_grid(t, planid), str(planid), cmap, limit)
+        if k % ncol == 0:
+            ax.set_ylabel("spectrograph", fontsize=7)
+        ax.set_xlabel("exposure on plate", fontsize=7)
+    summary = fig.add_subplot(gs[nrow, :ncol])
+    if im is not None:
+        fig.colorbar(im, cax=fig.add_subplot(gs[: max(1, nrow), ncol]),
+                     label=r"RV zero point (km s$^{-1}$)")
+        spid = np.asarray(t["spid"]).astype(int)[ok]
+        summary.boxplot([off[ok][spid == s] for s in range(1, 17)], positions=range(1, 17),
+                        whis=(5, 95), showfliers=False, widths=0.6)
+        summary.axhline(0.0, color="0.5", lw=0.6)
     else:
-        axes[0].text(
-            0.5,
-            0.5,
-            "no zero points determined",
-            ha="center",
-            va="center",
-            transform=axes[0].transAxes,
-        )
-    fig.suptitle(f"RV zero points per spectrograph and exposure ({zero_points.method})")
+        summary.text(0.5, 0.5, "no zero points determined", ha="center", va="center",
+                     transform=summary.transAxes)
+    summary.set_xlabel("spectrograph")
+    summary.set_ylabel(r"zero point (km s$^{-1}$)")
+    summary.set_title("All plates and exposures per spectrograph (box: 25–75 %, "
+                      "whiskers: 5–95 %)", fontsize=8)
+    fig.suptitle(f"RV zero points per spectrograph and exposure ({zero_points.method}; "
+                 f"{len(planids)} plates)")
     _save(fig, path)
+
+
+def _precision_panel(ax, f: PrecisionFit, grid: np.ndarray, snr_max: float,
+                     published: PrecisionLaw | None) -> None:
+    """One parameter: ΔP density, outliers, the fitted law (±1σ, ±6σ first fit), bins."""
+    from matplotlib.colors import LogNorm
+
+    lim = 6.0 * float(np.nanmax(f.law(grid[grid >= 8])))
+    keep = np.abs(f.delta) <= 1.5 * lim
+    ax.hist2d(f.snr[keep], f.delta[keep],
+              bins=[np.geomspace(5, snr_max, 90), np.linspace(-lim, lim, 90)],
+              norm=LogNorm(), cmap="Greys")
+    out = f.outlier & np.isfinite(f.delta)
+    idx = np.flatnonzero(out)[:: max(1, np.count_nonzero(out) // 3000)]
+    ax.plot(f.snr[idx], np.clip(f.delta[idx], -lim, lim), ".", ms=1.5, color="tab:red",
+            label=f"6σ outliers ({100 * f.outlier_fraction:.1f}%)")
+    for sign in (1, -1):
+        first = sign > 0
+        ax.plot(grid, sign * f.law(grid), color="tab:blue", lw=1.4,
+                label="σ(S/N) fit" if first else None)
+        ax.plot(grid, sign * 6 * f.first_law(grid), color="tab:blue", lw=0.8, ls="--",
+                label="6σ (first fit)" if first else None)
+        if published is not None:
+            ax.plot(grid, sign * published(grid), color="tab:orange", lw=1.0, ls=":",
+                    label="Table 4" if first else None)
+    used = np.asarray(f.bins["used"])
+    ax.plot(np.asarray(f.bins["snr"])[used], np.asarray(f.bins["sigma"])[used], "o", ms=2.5,
+            color="tab:green", label="binned σ")
+    ax.set_ylim(-lim, lim)
+    ax.text(0.98, 0.04, f"σ = {f.law.a:.3g}·(S/N)^{f.law.b:.3g} + {f.law.c:.3g}", ha="right",
+            va="bottom", fontsize=7, transform=ax.transAxes,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7", "alpha": 0.9})
 
 
 def plot_precision(
@@ -145,68 +186,16 @@ def plot_precision(
     for ax, name in zip(axes, names, strict=False):
         f = fits[name]
         if f.delta.size and f.law.ok:
-            _precision_panel(ax, f, (published or {}).get(name), grid, snr_max)
+            _precision_panel(ax, f, grid, snr_max, (published or {}).get(name))
         else:
             ax.text(0.5, 0.5, f.status, ha="center", va="center", transform=ax.transAxes)
         ax.set_xscale("log")
         ax.set_xlim(5, snr_max)
         ax.set_xlabel("S/N")
         ax.set_ylabel(_LABELS.get(name, name))
-        ax.legend(fontsize=6, loc="upper right")
+        ax.legend(fontsize=6, loc="upper right", framealpha=0.9)
     for ax in axes[len(names) :]:
         ax.set_axis_off()
     fig.suptitle("Internal precision from repeat measurements (Eq. 3, Eq. 4)")
     _save(fig, path)
 
-
-def _precision_panel(ax, f: PrecisionFit, published: PrecisionLaw | None, grid: np.ndarray,
-                     snr_max: float) -> None:
-    """One parameter: ΔP density, 6σ outliers, fitted and published laws, binned σ."""
-    from matplotlib.colors import LogNorm
-
-    lim = 6.0 * float(np.nanmax(f.law(grid[grid >= 8])))
-    keep = np.abs(f.delta) <= 1.5 * lim
-    ax.hist2d(
-        f.snr[keep],
-        f.delta[keep],
-        bins=[np.geomspace(5, snr_max, 90), np.linspace(-lim, lim, 90)],
-        norm=LogNorm(),
-        cmap="Greys",
-    )
-    out = f.outlier & np.isfinite(f.delta)
-    idx = np.flatnonzero(out)[:: max(1, np.count_nonzero(out) // 3000)]
-    ax.plot(
-        f.snr[idx],
-        np.clip(f.delta[idx], -lim, lim),
-        ".",
-        ms=1.5,
-        color="tab:red",
-        label=f"6σ outliers ({100 * f.outlier_fraction:.1f}%)",
-    )
-    for sign in (1, -1):
-        ax.plot(grid, sign * f.law(grid), color="tab:blue", lw=1.4,
-                label="σ(S/N) fit" if sign > 0 else None)
-        ax.plot(grid, sign * 6 * f.first_law(grid), color="tab:blue", lw=0.8, ls="--",
-                label="6σ (first fit)" if sign > 0 else None)
-        if published is not None:
-            ax.plot(grid, sign * published(grid), color="tab:orange", lw=1.0, ls=":",
-                    label="Table 4" if sign > 0 else None)
-    used = np.asarray(f.bins["used"])
-    ax.plot(
-        np.asarray(f.bins["snr"])[used],
-        np.asarray(f.bins["sigma"])[used],
-        "o",
-        ms=2.5,
-        color="tab:green",
-        label="binned σ",
-    )
-    ax.set_ylim(-lim, lim)
-    ax.text(
-        0.98,
-        0.04,
-        f"σ = {f.law.a:.3g}·(S/N)^{f.law.b:.3g} + {f.law.c:.3g}",
-        ha="right",
-        va="bottom",
-        fontsize=7,
-        transform=ax.transAxes,
-    )

@@ -312,9 +312,15 @@ def test_main_job_writes_the_forecast_and_figures(tmp_path, capsys):
     assert (summary["start"], summary["end"]) == ("2019-06-15", "2023-06-30")
     assert summary["realizations"] == 2 and set(summary["plates"]) == LKMRS_PLATES
     assert summary["totals"]["stars_ge_10_good_epochs"]["median"] > 0
-    for name in ("fan_chart.png", "goal_chances.png", "sky_map.png", "epochs_per_star.png"):
+    figures = ("fan_chart.png", "exposures_forecast.png", "goal_chances.png", "goal_dates.png",
+               "sky_map.png", "footprints.png", "season_calendar.png", "hours_per_month.png",
+               "epochs_per_star.png", "completeness_vs_period.png")
+    for name in figures:
         data = (out / name).read_bytes()
         assert data.startswith(PNG) and len(data) > 10_000, name
+    # the run ends by naming its report, which embeds every figure
+    assert text.strip().splitlines()[-1] == f"Report: {out / 'report.html'}"
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == len(figures)
     stars = Table.read(out / "stars.ecsv")
     assert len(stars) > 1000 and set(np.unique(stars["plate"])) <= LKMRS_PLATES
     for k in range(2):
