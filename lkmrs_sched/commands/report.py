@@ -21,8 +21,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from lkmrs_sched.core.outputs import prepare_file
     from lkmrs_sched.plots.report import write_report
 
+    folder = Path(args.run_dir)
+    target = Path(args.out) if args.out else folder / "report.html"
+    if folder.is_dir():  # every file of the folder but an earlier report may be read
+        inputs = [f for f in folder.rglob("*") if f.is_file() and f.name != "report.html"]
+        prepare_file(target, "--out", inputs=inputs)
     path = write_report(args.run_dir, args.out)
     print(f"Report: {path}")
     return 0

@@ -186,6 +186,15 @@ def _c(id, kind, command, build, *expect):
     return pytest.param(Case(id, kind, command, build, expect), id=f"{command}-{id}")
 
 
+def _summary_folder(tmp: Path) -> Path:
+    """A folder holding a simulate summary (what report reads), made once per case."""
+    folder = tmp / "sim"
+    if not (folder / "summary.json").exists():
+        folder.mkdir(exist_ok=True)
+        (folder / "summary.json").write_text('{"lkmrs_exposures": 3}', encoding="utf-8")
+    return folder
+
+
 def _symlink_loop(tmp: Path) -> Path:
     loop = tmp / "loop"
     loop.symlink_to(tmp / "loop")
@@ -193,6 +202,12 @@ def _symlink_loop(tmp: Path) -> Path:
 
 
 CASES = [
+    # ---- report: a folder that is not a run folder, and an output onto an input
+    _c("not-a-run-folder", "message", "report",
+       lambda t, s: ["report", str(t)], "no forecast.json", "a folder written by lkmrs-sched"),
+    _c("out-onto-an-input", "data-loss", "report",
+       lambda t, s: ["report", str(_summary_folder(t)), "--out",
+                     str(_summary_folder(t) / "summary.json")], "--out", "overwrite an input"),
     # ---- tracebacks before: negative seeds, unbounded counts
     _c("negative-seed", "traceback", "run",
        lambda t, s: ["run", "--seed", "-1", "--out", str(t / "o")], "--seed", "-1", "2**64 - 1"),
