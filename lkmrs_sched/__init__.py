@@ -1,11 +1,8 @@
 """lkmrs-sched: survey simulator and reduction toolkit for LAMOST LK-MRS.
 
-Importing the package configures astropy to stay offline (see :mod:`lkmrs_sched.core.offline`).
+Importing the package changes nothing in astropy: our own calls run offline
+(:func:`lkmrs_sched.core.offline.offline`), a user's keep astropy's settings.
 """
-
-from lkmrs_sched.core import offline as _offline
-
-_offline.configure()
 
 __version__ = "0.1.0"
 __all__ = ["__version__"]
