@@ -61,7 +61,7 @@ def _in_flags(exc: InputError, args: argparse.Namespace) -> InputError:
     them as options (``--realizations``). A command may map names that differ from its
     options' destinations with ``set_defaults(flag_names={...})``.
     """
-    flags = {**{k: "--" + k.replace("_", "-") for k in vars(args)},
+    flags = {**{k: "--" + k.replace("_", "-") for k in vars(args)}, "dask_address": "--dask",
              **getattr(args, "flag_names", {})}
     flag = flags.get(exc.where)
     if flag is None:

@@ -19,7 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accept", type=float, default=0.1, metavar="Q",
                    help="fraction of draws kept (default 0.1)")
     p.add_argument("--seed", type=int, default=1, metavar="S")
-    p.add_argument("--workers", type=int, metavar="W")
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--workers", type=int, metavar="W",
+                         help="local processes (default: all cores)")
+    backend.add_argument("--dask", metavar="ADDRESS",
+                         help="Dask scheduler address (e.g. tcp://host:8786)")
     p.add_argument("--out", metavar="DIR", default="runs/calibrate",
                    help="folder for the resumable draws and the results")
     p.add_argument("--write-scenario", metavar="FILE",
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     cal = calibrate.calibrate(statistics(log), scenario, names=names, draws=args.draws,
                               accept_fraction=args.accept, seed=args.seed, workers=args.workers,
-                              store=out / "draws")
+                              store=out / "draws", dask_address=args.dask)
     print(cal.format())
     target = Path(args.write_scenario) if args.write_scenario else out / "calibrated.toml"
     _, text = calibrate.calibrated_scenario(scenario, cal, source, folder=target.parent)

@@ -57,11 +57,24 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def npz_bytes(arrays: Mapping[str, Any], compressed: bool = False) -> bytes:
+    """The content of an ``.npz`` file holding ``arrays`` (to send, or write later)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    return buf.getvalue()
+
+
 def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any],
               compressed: bool = False) -> None:
     """Write NumPy arrays to an ``.npz`` file atomically."""
-    import numpy as np
-
-    save = np.savez_compressed if compressed else np.savez
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        save(fh, **arrays)
+    write_bytes(path, npz_bytes(arrays, compressed))

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.atomic import atomic_path
+from lkmrs_sched.core.atomic import atomic_path, write_bytes
 from lkmrs_sched.core.errors import InputError
 
 SCHEMA_VERSION = "1"
@@ -131,24 +131,33 @@ class ObservationLog:
     # ------------------------------------------------------------------ SQLite
     def write(self, path: str | Path) -> None:
         """Write the log to a new SQLite file atomically (replacing any old one)."""
-        with atomic_path(path) as tmp:
-            con = sqlite3.connect(tmp)
-            try:
-                for name, cols in TABLES.items():
-                    decl = ", ".join(f"{c} {t}" for c, t in cols.items())
-                    con.execute(f"CREATE TABLE {name} ({decl})")
-                    tab = getattr(self, name)
-                    rows = zip(*(_py(tab[c]) for c in cols), strict=True) if len(tab) else []
-                    con.executemany(
-                        f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
-                con.execute("CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT)")
-                info = {"schema_version": SCHEMA_VERSION, **self.info}
-                con.executemany("INSERT INTO info VALUES (?, ?)",
-                                sorted((k, str(v)) for k, v in info.items()))
-                con.execute("CREATE INDEX exposures_plate ON exposures (plate_name)")
-                con.commit()
-            finally:
-                con.close()
+        write_bytes(path, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The log as the bytes of an SQLite file (built in memory; what :meth:`write`
+        writes), so a worker can send it to the process that writes files."""
+        con = sqlite3.connect(":memory:")
+        try:
+            self._fill(con)
+            return con.serialize()
+        finally:
+            con.close()
+
+    def _fill(self, con: sqlite3.Connection) -> None:
+        """Create and fill the log's tables in an empty database."""
+        for name, cols in TABLES.items():
+            decl = ", ".join(f"{c} {t}" for c, t in cols.items())
+            con.execute(f"CREATE TABLE {name} ({decl})")
+            tab = getattr(self, name)
+            rows = zip(*(_py(tab[c]) for c in cols), strict=True) if len(tab) else []
+            con.executemany(
+                f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
+        con.execute("CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT)")
+        info = {"schema_version": SCHEMA_VERSION, **self.info}
+        con.executemany("INSERT INTO info VALUES (?, ?)",
+                        sorted((k, str(v)) for k, v in info.items()))
+        con.execute("CREATE INDEX exposures_plate ON exposures (plate_name)")
+        con.commit()
 
     @classmethod
     def read(cls, path: str | Path) -> ObservationLog:
