@@ -46,7 +46,7 @@ def load_inputs(args: argparse.Namespace, scenario_path: str):
 
 def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> dict:
     """Run a forecast and write forecast.json, stars.ecsv and the figures to ``out``."""
-    from lkmrs_sched.core.atomic import atomic_path, write_json
+    from lkmrs_sched.core.atomic import write_json, write_table
     from lkmrs_sched.ensembles import forecast
     from lkmrs_sched.plots import figures as plots
     from lkmrs_sched.sky.footprints import load_plates
@@ -63,8 +63,7 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
                plots.footprint_sky_map(summary, lk, out / "sky_map.png")]
     stars = forecast.star_table(out, summary["realizations"])
     if stars is not None:
-        with atomic_path(out / "stars.ecsv") as tmp:
-            stars.write(tmp, format="ascii.ecsv")
+        write_table(stars, out / "stars.ecsv")  # with units, descriptions, UCDs
         figures.append(plots.epochs_per_star(stars, out / "epochs_per_star.png"))
     print(f"Wrote {out / 'forecast.json'}, per-realization logs in {out / 'logs'}, "
           + ("stars.ecsv, " if stars is not None else "")

@@ -114,6 +114,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop at the first bad row instead of excluding and reporting it",
     )
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=("fits", "ecsv", "csv", "votable"),
+        default=None,
+        help="catalogue format, repeatable (default: fits, ecsv and csv; votable writes "
+        "catalog.vot)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or issue lines")
     p.set_defaults(func=run)
@@ -121,7 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the reduction and write its products."""
-    from lkmrs_sched.reduction.outputs import write_outputs
+    from lkmrs_sched.reduction.outputs import DEFAULT_FORMATS, write_outputs
     from lkmrs_sched.reduction.pipeline import ReductionConfig, reduce_spectra
     from lkmrs_sched.reduction.readers import parse_column_map, read_exposures
 
@@ -154,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
             if not line.startswith("info"):
                 print(f"lkmrs-sched reduce: {line}", file=sys.stderr)
     result = reduce_spectra(spectra, config, progress=progress)
-    write_outputs(result, args.out, figures=not args.no_figures, progress=progress)
+    formats = tuple(dict.fromkeys(args.format)) if args.format else DEFAULT_FORMATS
+    write_outputs(result, args.out, figures=not args.no_figures, progress=progress,
+                  formats=formats)
     print(f"{result.summary_line()}; outputs in {args.out}")
     return 0

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.atomic import atomic_path, write_bytes
+from lkmrs_sched.core.atomic import write_bytes
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.timeconv import MJD_UNIX_EPOCH
 
@@ -292,16 +292,30 @@ class ObservationLog:
         h.update(json.dumps(info, sort_keys=True).encode())
         return h.hexdigest()
 
-    def to_ecsv(self, folder: str | Path) -> list[Path]:
-        """Export every table to ``folder/<table>.ecsv`` (atomically); return the paths."""
-        out = []
+    def to_tables(self) -> dict[str, Table]:
+        """Every table as an astropy Table with units, descriptions, UCDs and provenance."""
+        from lkmrs_sched.core.tablemeta import annotate
+
+        out = {}
         for name in TABLES:
-            path = Path(folder) / f"{name}.ecsv"
-            tab = getattr(self, name).copy()
+            tab = annotate(getattr(self, name).copy())
             tab.meta.update({"lkmrs_sched_log": name, **self.info})
-            with atomic_path(path) as tmp:
-                tab.write(tmp, format="ascii.ecsv")
-            out.append(path)
+            out[name] = tab
+        return out
+
+    def to_ecsv(self, folder: str | Path, ext: str = "ecsv") -> list[Path]:
+        """Export every table to ``folder/<table>.<ext>`` (atomically); return the paths.
+
+        ``ext``: ``ecsv`` (default), ``fits``, ``vot`` (VOTable) or ``parquet``.
+        """
+        from lkmrs_sched.core.atomic import write_table
+
+        out = []
+        for name, tab in self.to_tables().items():
+            path = Path(folder) / f"{name}.{ext}"
+            if ext != "ecsv":  # the scenario text and the like stay in the ECSV header
+                tab.meta = {"lkmrs_sched_log": name}
+            out.append(write_table(tab, path))
         return out
 
 
