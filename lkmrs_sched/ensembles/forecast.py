@@ -398,7 +398,9 @@ def format_forecast(summary: dict[str, Any]) -> str:
              f"{summary['realizations']} realizations (seed {summary['seed']}), "
              f"from {Path(summary['from_log']).name or 'the observed log'}",
              f"{'plate':<6} {'observed':>8} {'exposures by end':>22} {'nights':>13} "
-             f"{'P(>=' + str(goal) + ')':>8} {'median date of ' + str(goal):>17}"]
+             f"{'P(>=' + str(goal) + ')':>8} {'median date of ' + str(goal):>17}",
+             f"(median date of {goal}: over the realizations that reach {goal} exposures "
+             f"only; P(>={goal}) is their share)"]
     for name in sorted(summary["plates"]):
         p = summary["plates"][name]
         e, n = p["exposures"], p["nights"]
@@ -406,8 +408,6 @@ def format_forecast(summary: dict[str, Any]) -> str:
                      f"{e['median']:8.0f} [{e['p05']:4.0f}-{e['p95']:4.0f}]    "
                      f"{n['median']:4.0f} [{n['p05']:3.0f}-{n['p95']:3.0f}] "
                      f"{p['p_reach_goal']:8.0%} {p['goal_date']['median'] or '-':>17}")
-    lines.append(f"(median date of {goal}: over the realizations that reach {goal} "
-                 "exposures only; P(>=" + str(goal) + ") says how many do)")
     lines.append("Survey totals (median [5-95 %]):")
     for k, v in summary["totals"].items():
         lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}]")
