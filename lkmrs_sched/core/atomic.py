@@ -135,6 +135,14 @@ def write_table(table: Any, path: str | os.PathLike[str], fmt: str | None = None
     return Path(path)
 
 
+def _widen(table: Any, wider: dict[str, str]) -> None:
+    """Cast integer columns the format cannot hold (``"i1"`` → ``"i2"`` ...) in place."""
+    for name in table.colnames:
+        code = f"{table[name].dtype.kind}{table[name].dtype.itemsize}"
+        if code in wider:
+            table[name] = table[name].astype(wider[code])
+
+
 def _write_fits(table: Any, path: Path) -> None:
     from astropy.io import fits
     from astropy.io.fits.connect import table_to_hdu
@@ -145,6 +153,7 @@ def _write_fits(table: Any, path: Path) -> None:
         def _encode_mixins(t: Any) -> Any:
             return t
 
+    _widen(table, {"i1": "i2"})  # FITS has no signed byte: astropy would write booleans
     dex = [n for n in table.colnames if str(table[n].unit or "") == "dex"]
     for name in dex:
         table[name].unit = None
@@ -160,9 +169,12 @@ def _write_votable(table: Any, path: Path) -> None:
 
     from astropy.io.votable.exceptions import VOWarning
 
+    _widen(table, {"i1": "i2", "u1": "i2", "u2": "i4", "u4": "i8"})  # no such VOTable ints
     with warnings.catch_warnings():  # 'dex' is no VOUnit: written as is, read back as is
         warnings.simplefilter("ignore", VOWarning)
-        table.write(path, format="votable")
+        # TABLEDATA (readable XML) for small tables; BINARY (~5x faster) for large ones.
+        table.write(path, format="votable",
+                    tabledata_format="tabledata" if len(table) <= 10_000 else "binary")
 
 
 def _arrow_column(col: Any):

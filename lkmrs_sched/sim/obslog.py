@@ -314,7 +314,7 @@ class ObservationLog:
         for name, tab in self.to_tables().items():
             path = Path(folder) / f"{name}.{ext}"
             if ext != "ecsv":  # the scenario text and the like stay in the ECSV header
-                tab.meta = {"lkmrs_sched_log": name}
+                tab.meta = {"LOGTABLE": name}
             out.append(write_table(tab, path))
         return out
 

@@ -15,7 +15,8 @@ from lkmrs_sched.core.tablemeta import COLUMNS, annotate
 def _table() -> Table:
     t = Table({"logg_lasp": np.array([4.1, 2.5], "f4"), "rv_b0": [1.0, -3.0],
                "teff_lasp": [5800.0, 4800.0], "ra_obs": [280.1, 290.2],
-               "uid": np.array([b"A1", b"B22"]), "snr": [12.0, 3.0], "mine": [1, 2]})
+               "uid": np.array([b"A1", b"B22"]), "snr": [12.0, 3.0], "mine": [1, 2],
+               "spid": np.array([1, 16], "i1")})
     t.meta["SCENHASH"] = "abc"
     return t
 
@@ -40,6 +41,7 @@ def test_units_descriptions_and_ucds_survive_every_format(ext, tmp_path):
     assert "ucd" not in back["mine"].meta
     np.testing.assert_array_equal(np.asarray(back["uid"]).astype(str), ["A1", "B22"])
     np.testing.assert_array_equal(back["rv_b0"], [1.0, -3.0])
+    np.testing.assert_array_equal(back["spid"], [1, 16])  # int8 (VOTable: widened)
 
 
 def test_fits_writes_dex_as_lamost_does(tmp_path):
