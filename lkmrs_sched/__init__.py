@@ -24,6 +24,7 @@ _EXPORTS = {
     "load_scenario": "lkmrs_sched.core.config",
     "default_scenario": "lkmrs_sched.core.config",
     "Scenario": "lkmrs_sched.core.config",
+    "scenario_file": "lkmrs_sched.core.resources",
     "InputError": "lkmrs_sched.core.errors",
     "offline": "lkmrs_sched.core.offline",
     "Simulation": "lkmrs_sched.sim.simulator",
