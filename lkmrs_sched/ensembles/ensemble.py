@@ -217,23 +217,28 @@ def run_ensemble(task: Callable[[Job], dict[str, Any] | Outcome], jobs: Sequence
             for job in todo:
                 done(job, task(job))
         elif todo:
-            pool = ProcessPoolExecutor(max_workers=min(workers or default_workers(), len(todo)),
-                                       initializer=_die_with_parent)
-            futures = {pool.submit(task, job): job for job in todo}
-            try:
-                for fut in as_completed(futures):
-                    done(futures[fut], fut.result())
-            except BaseException:
-                # Interrupted or failed: stop at once; finished results are already stored.
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.terminate()
-                raise
-            pool.shutdown()
+            _run_processes(task, todo, min(workers or default_workers(), len(todo)), done)
     finally:
         bar.close()
     return [results[job.index] for job in jobs]
+
+
+def _run_processes(task: Callable[[Job], Any], todo: list[Job], workers: int,
+                   done: Callable[[Job, Any], None]) -> None:
+    """Run the jobs on local worker processes; results come back to ``done`` here."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+    futures = {pool.submit(task, job): job for job in todo}
+    try:
+        for fut in as_completed(futures):
+            done(futures[fut], fut.result())
+    except BaseException:
+        # Interrupted or failed: stop at once; finished results are already stored.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    pool.shutdown()
 
 
 def _dask_client(address: Any):
