@@ -21,6 +21,7 @@ from collections.abc import Sequence
 
 from lkmrs_sched import __version__
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.offline import offline
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -62,7 +63,7 @@ def _in_flags(exc: InputError, args: argparse.Namespace) -> InputError:
     them as options (``--realizations``). A command may map names that differ from its
     options' destinations with ``set_defaults(flag_names={...})``.
     """
-    flags = {**{k: "--" + k.replace("_", "-") for k in vars(args)},
+    flags = {**{k: "--" + k.replace("_", "-") for k in vars(args)}, "dask_address": "--dask",
              **getattr(args, "flag_names", {})}
     flag = flags.get(exc.where)
     if flag is None:
@@ -101,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `kill PID` ends a run like Ctrl-C: workers stopped, finished results kept.
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return int(args.func(args) or 0)
+        with offline():  # astropy never downloads during a command
+            return int(args.func(args) or 0)
     except InputError as exc:
         print(f"lkmrs-sched: error: {_in_flags(exc, args)}", file=sys.stderr)
         return 2

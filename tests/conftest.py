@@ -1,6 +1,7 @@
 """Shared fixtures.
 
-Every test session (each xdist worker has its own) gets a private, empty almanac cache:
+Every test session (each xdist worker has its own) runs with astropy offline and gets a
+private, empty almanac cache:
 ``LKMRS_CACHE_DIR`` points into pytest's temporary folder, so tests never read or write
 the project's ``.lkmrs-cache``. Expensive objects (almanacs, windows) are session-scoped
 and computed without the cache, so they are the same whatever ran before.
@@ -27,6 +28,19 @@ def _private_almanac_cache(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lkmrs-cache")
     with cache_dir(folder) as folder:
         yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _astropy_offline():
+    """Keep astropy offline for the whole session, the reference computations too.
+
+    The package no longer configures astropy at import (only inside its own calls), but
+    the tests compare with astropy/astroplan directly, which must not download either.
+    """
+    from lkmrs_sched.core.offline import offline
+
+    with offline():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,8 @@ ALLOWED = {
     "ensembles": {"core", "sky", "sim", "synth", "reduction", "plots"},
     "commands": {"core", "sky", "sim", "synth", "reduction", "plots", "ensembles"},
 }
-#: Top-level modules: the entry points only.
-ENTRY_POINTS = {"__init__.py", "__main__.py", "cli.py"}
+#: Top-level modules: the entry points only (the command line and the Python API).
+ENTRY_POINTS = {"__init__.py", "__main__.py", "cli.py", "api.py"}
 
 
 def imports(path: Path) -> set[str]:

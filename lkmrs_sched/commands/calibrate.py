@@ -31,7 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accept", type=float_range(0, 1, lo_open=True), default=0.1, metavar="Q",
                    help="fraction of draws kept (default 0.1)")
     p.add_argument("--seed", type=seed_type, default=1, metavar="S")
-    p.add_argument("--workers", type=workers_type, metavar="W")
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--workers", type=workers_type, metavar="W",
+                         help="local processes (default: all cores)")
+    backend.add_argument("--dask", metavar="ADDRESS",
+                         help="Dask scheduler address (e.g. tcp://host:8786)")
     p.add_argument("--out", metavar="DIR", default="runs/calibrate",
                    help="folder for the resumable draws and the results")
     p.add_argument("--write-scenario", metavar="FILE",
@@ -67,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     prepare_file(target, "--write-scenario", inputs=inputs)
     cal = calibrate.calibrate(statistics(log), scenario, names=names, draws=args.draws,
                               accept_fraction=args.accept, seed=args.seed, workers=args.workers,
-                              store=out / "draws")
+                              store=out / "draws", dask_address=args.dask)
     print(cal.format())
     _, text = calibrate.calibrated_scenario(scenario, cal, source, folder=target.parent)
     write_text(target, text)

@@ -62,7 +62,7 @@ def prepare_out(scenario, args: argparse.Namespace, out: str | Path) -> Path:
 
 def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> dict:
     """Run a forecast and write forecast.json, stars.ecsv and the figures to ``out``."""
-    from lkmrs_sched.core.atomic import atomic_path, write_json
+    from lkmrs_sched.core.atomic import write_json, write_table
     from lkmrs_sched.ensembles import forecast
     from lkmrs_sched.plots.runs import forecast_figures
     from lkmrs_sched.sim.sky import prepared_sky
@@ -75,8 +75,7 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
     print(result.format())
     stars = forecast.star_table(out, summary["realizations"])
     if stars is not None:
-        with atomic_path(out / "stars.ecsv") as tmp:
-            stars.write(tmp, format="ascii.ecsv")
+        write_table(stars, out / "stars.ecsv")  # with units, descriptions, UCDs
     figures = forecast_figures(summary, result.realizations, log,
                                prepared_sky(forecast.start_after(scenario, log)), out, stars)
     print(f"Wrote {out / 'forecast.json'}, per-realization logs in {out / 'logs'}, "

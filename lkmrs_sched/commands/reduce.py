@@ -16,7 +16,7 @@ from lkmrs_sched.commands.common import float_range, int_range
 #: What ``reduce`` writes into ``--out`` (an input matching one is refused).
 WRITES = ("catalog.fits", "catalog.ecsv", "catalog.csv", "uncertainty.json", "uncertainty.ecsv",
           "rv_zero_points.ecsv", "rv_zero_point_plates.ecsv", "rv_variables.ecsv",
-          "read_report.json", "summary.json", "*.png")
+          "catalog.vot", "read_report.json", "summary.json", "*.png")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -121,6 +121,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="stop at the first bad row instead of excluding and reporting it",
     )
+    p.add_argument(
+        "--format",
+        action="append",
+        choices=("fits", "ecsv", "csv", "votable"),
+        default=None,
+        help="catalogue format, repeatable (default: fits, ecsv and csv; votable writes "
+        "catalog.vot)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or issue lines")
     p.set_defaults(func=run, flag_names={"variability_p": "--chi2-p"})
@@ -129,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the reduction and write its products."""
     from lkmrs_sched.core.outputs import prepare_folder
-    from lkmrs_sched.reduction.outputs import write_outputs
+    from lkmrs_sched.reduction.outputs import DEFAULT_FORMATS, write_outputs
     from lkmrs_sched.reduction.pipeline import ReductionConfig, reduce_spectra
     from lkmrs_sched.reduction.readers import parse_column_map, read_exposures
 
@@ -166,6 +174,8 @@ def run(args: argparse.Namespace) -> int:
             if not line.startswith("info"):
                 print(f"lkmrs-sched reduce: {line}", file=sys.stderr)
     result = reduce_spectra(spectra, config, progress=progress)
-    write_outputs(result, args.out, figures=not args.no_figures, progress=progress)
+    formats = tuple(dict.fromkeys(args.format)) if args.format else DEFAULT_FORMATS
+    write_outputs(result, args.out, figures=not args.no_figures, progress=progress,
+                  formats=formats)
     print(f"{result.summary_line()}; outputs in {args.out}")
     return 0

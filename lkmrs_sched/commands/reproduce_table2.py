@@ -15,8 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--realizations", type=realizations_type, default=200, metavar="N")
     p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
-    p.add_argument("--workers", type=workers_type, metavar="W",
-                   help="local processes (default: all cores)")
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--workers", type=workers_type, metavar="W",
+                         help="local processes (default: all cores)")
+    backend.add_argument("--dask", metavar="ADDRESS",
+                         help="Dask scheduler address (e.g. tcp://host:8786)")
     p.add_argument("--json", metavar="FILE", help="write the scorecard as JSON")
     p.add_argument("--scenario", metavar="FILE", default=None,
                    help="year-1 scenario (default: scenarios/year1-2018.toml)")
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         prepare_file(args.json, "--json", inputs=inputs)
     sims = reproduce.run_statistics_ensemble(scenario, args.realizations, args.seed,
-                                             workers=args.workers, store=out / "realizations")
+                                             workers=args.workers, store=out / "realizations",
+                                             dask_address=args.dask)
     card = reproduce.scorecard(observed, sims)
     print(card.format())
     figures = reproduce.plot_against_ensemble(observed, sims, out)

@@ -71,7 +71,10 @@ def iso_times(mjd: np.ndarray) -> list[str]:
     if ok.any():
         from astropy.time import Time
 
-        iso = Time(mjd[ok], format="mjd", scale="utc").isot
+        from lkmrs_sched.core.offline import offline
+
+        with offline():
+            iso = Time(mjd[ok], format="mjd", scale="utc").isot
         for i, s in zip(np.flatnonzero(ok), np.atleast_1d(iso), strict=True):
             out[i] = s[:19] + "Z"
     return out

@@ -212,7 +212,7 @@ def abc_posterior(params: np.ndarray, stats: np.ndarray, observed: np.ndarray,
 def calibrate(observed: dict[str, Any], scenario: Scenario, *, names: list[str] | None = None,
               draws: int = 600, accept_fraction: float = 0.1, seed: int = 1,
               workers: int | None = None, store: Path | None = None,
-              progress: bool = True) -> Calibration:
+              progress: bool = True, dask_address: Any = None) -> Calibration:
     """Fit the free parameters to observed statistics by ABC (see the module docstring)."""
     names = list(names or FREE_PARAMETERS)
     for n in names:
@@ -231,7 +231,8 @@ def calibrate(observed: dict[str, Any], scenario: Scenario, *, names: list[str] 
     manifest = {"task": "calibrate", "scenario_hash": scenario.hash, "seed": seed,
                 "parameters": names, "draws": draws}
     results = run_ensemble(draw_statistics, jobs, store=store, manifest=manifest,
-                           workers=workers, progress=progress, label="ABC draws")
+                           workers=workers, progress=progress, label="ABC draws",
+                           dask_address=dask_address)
     stats = np.array([[r["stats"][k] for k in CALIBRATION_STATISTICS] for r in results], float)
     obs = np.array([observed[k] for k in CALIBRATION_STATISTICS], dtype=float)
     adjusted, w = abc_posterior(prior, stats, obs, free, accept_fraction)

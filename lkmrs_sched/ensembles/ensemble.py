@@ -14,6 +14,13 @@ the scenario's settings, the bytes of the files it names, the result layout and 
 package version) and records the structure of a result; a store of another ensemble is
 refused, a stored result of another structure is recomputed, and locks keep two
 processes from claiming one store for different ensembles (see :class:`_Store`).
+
+
+Results travel back to this process, which alone writes files: a task returns its
+result dict, or an :class:`Outcome` with the files it made as bytes (a realization's
+log, its per-star arrays), which are written atomically under ``files`` before the
+result is stored. Workers never write, so a Dask cluster needs no shared disk and a
+relative output folder means the client's folder.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
-from lkmrs_sched.core.atomic import write_json
+from lkmrs_sched.core.atomic import write_bytes, write_json
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.progress import progress_bar
+
+#: Seconds to wait for a Dask scheduler to answer before giving up.
+DASK_CONNECT_TIMEOUT_S = 10.0
 
 
 def realization_seed(master: int, k: int) -> np.random.SeedSequence:
@@ -61,6 +71,44 @@ class Job:
     @property
     def seed(self) -> np.random.SeedSequence:
         return realization_seed(self.master_seed, self.index)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A task's result with the files it made, for the client to write.
+
+    Attributes
+    ----------
+    result : dict
+        JSON-serialisable values (stored as ``realization-NNNN.json``).
+    files : dict of str to bytes
+        Path relative to the ensemble's ``files`` folder → file content.
+    """
+
+    result: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _deliver(outcome: dict[str, Any] | Outcome, folder: Path | None) -> dict[str, Any]:
+    """Write an outcome's files under ``folder`` (atomically); return its result."""
+    if not isinstance(outcome, Outcome):
+        return outcome
+    if folder is not None:
+        for name, data in outcome.files.items():
+            write_bytes(folder / name, data)
+    return outcome.result
+
+
+def _portable(job: Job) -> Job:
+    """The job with its scenario's folder absolute, so a worker in another working folder
+    finds the files the scenario names (resolved against the client's folder)."""
+    import dataclasses
+
+    source = job.scenario.source
+    if source.startswith("<") or Path(source).is_absolute():
+        return job
+    scenario = job.scenario.replace(source=str(Path(source).resolve()))
+    return dataclasses.replace(job, scenario=scenario)
 
 
 def default_workers() -> int:
@@ -249,16 +297,18 @@ class _Store:
             self._fd = None
 
 
-def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
+def run_ensemble(task: Callable[[Job], dict[str, Any] | Outcome], jobs: Sequence[Job], *,
                  store: Path | None = None, manifest: dict[str, Any] | None = None,
-                 workers: int | None = None, dask_address: str | None = None,
-                 progress: bool = True, label: str = "realizations") -> list[dict[str, Any]]:
+                 workers: int | None = None, dask_address: Any = None,
+                 progress: bool = True, label: str = "realizations",
+                 files: Path | None = None) -> list[dict[str, Any]]:
     """Run ``task`` on every job; return the results in job order.
 
     Parameters
     ----------
     task : callable
-        Top-level (picklable) function ``Job -> dict`` of JSON-serialisable values.
+        Top-level (picklable) function ``Job -> dict`` of JSON-serialisable values, or
+        ``Job -> Outcome`` (the dict and files to write).
     jobs : sequence of Job
     store : Path, optional
         Folder for per-realization results (resume); none: keep in memory only.
@@ -271,23 +321,34 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
         Scheduler address of a Dask distributed cluster, or a ``distributed.Client``;
         overrides ``workers``.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (on a terminal or in a notebook only).
+    label : str
+        The progress bar's label.
+    files : Path, optional
+        Folder the :class:`Outcome` files are written under (none: not written).
+
+    Raises
+    ------
+    InputError
+        A malformed or unreachable Dask scheduler address, or a scheduler lost mid-run
+        (finished realizations are kept).
     """
     results: dict[int, dict[str, Any]] = {}
     client = None
     if dask_address is not None:  # connect first: a bad address claims no store
-        client = dask_address if not isinstance(dask_address, str) else _connect(dask_address)
+        client = _dask_client(dask_address)
     claim = _Store(store, _identity(manifest or {}, jobs)) if store is not None else None
     if claim is not None:
         for job in jobs:
             stored = claim.load(job)
             if stored is not None:
                 results[job.index] = stored
-    todo = [job for job in jobs if job.index not in results]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=label, unit="run",
-               disable=None if progress else True, dynamic_ncols=True)  # None: not on a pipe
+    todo = [_portable(job) for job in jobs if job.index not in results]
+    bar = progress_bar(len(jobs), initial=len(jobs) - len(todo), desc=label, unit="run",
+                       enabled=progress)
 
-    def done(job: Job, result: dict[str, Any]) -> None:
+    def done(job: Job, outcome: dict[str, Any] | Outcome) -> None:
+        result = _deliver(outcome, files)
         results[job.index] = result
         if claim is not None:
             claim.save(job, result)
@@ -300,20 +361,7 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
             for job in todo:
                 done(job, task(job))
         elif todo:
-            pool = ProcessPoolExecutor(max_workers=min(workers or default_workers(), len(todo)),
-                                       initializer=_die_with_parent)
-            futures = {pool.submit(task, job): job for job in todo}
-            try:
-                for fut in as_completed(futures):
-                    done(futures[fut], fut.result())
-            except BaseException:
-                # Interrupted or failed: stop at once; finished results are already stored.
-                procs = list((getattr(pool, "_processes", None) or {}).values())
-                pool.shutdown(wait=False, cancel_futures=True)
-                for proc in procs:
-                    proc.terminate()
-                raise
-            pool.shutdown()
+            _run_processes(task, todo, min(workers or default_workers(), len(todo)), done)
     finally:
         bar.close()
         if claim is not None:
@@ -323,25 +371,78 @@ def run_ensemble(task: Callable[[Job], dict[str, Any]], jobs: Sequence[Job], *,
     return [results[job.index] for job in jobs]
 
 
-def _connect(address: str) -> Any:
-    """A client of the Dask scheduler at ``address`` (an InputError if there is none)."""
-    from distributed import Client
-
+def _run_processes(task: Callable[[Job], Any], todo: list[Job], workers: int,
+                   done: Callable[[Job, Any], None]) -> None:
+    """Run the jobs on local worker processes; results come back to ``done`` here."""
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent)
+    futures = {pool.submit(task, job): job for job in todo}
     try:
-        return Client(address, timeout="10s")
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError("--dask", address, "the address of a running Dask scheduler, e.g. "
-                         "tcp://host:8786", f"cannot connect ({exc})") from None
+        for fut in as_completed(futures):
+            done(futures[fut], fut.result())
+    except BaseException:
+        # Interrupted or failed: stop at once; finished results are already stored.
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            proc.terminate()
+        raise
+    pool.shutdown()
 
 
-def _run_dask(task: Callable[[Job], dict[str, Any]], todo: list[Job], client: Any,
-              done: Callable[[Job, dict[str, Any]], None]) -> None:
+def _dask_client(address: Any):
+    """A client of the scheduler at ``address`` (or ``address`` itself, a Client).
+
+    A malformed address, or one where nothing answers within
+    :data:`DASK_CONNECT_TIMEOUT_S`, is an :class:`InputError` (checked before a Client
+    exists, so no half-made client reports the failure again at exit).
+    """
+    import socket
+
+    from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    if isinstance(address, Client):
+        return address
+    allowed = "the address of a running Dask scheduler, e.g. tcp://HOST:8786"
+    try:
+        scheme, loc = parse_address(str(address))
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(backends))}")
+        host, port = parse_host_port(loc) if scheme in ("tcp", "tls") else (None, None)
+    except (ValueError, TypeError) as exc:
+        raise InputError("dask_address", address, allowed, f"malformed address ({exc})") from None
+    if host is not None:
+        try:
+            socket.create_connection((host, port), timeout=DASK_CONNECT_TIMEOUT_S).close()
+        except OSError as exc:
+            raise InputError("dask_address", address, allowed,
+                             f"cannot connect ({exc.strerror or exc})") from None
+    try:
+        return Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, ValueError) as exc:
+        raise InputError("dask_address", address, allowed,
+                         f"no Dask scheduler answered ({exc})") from None
+
+
+def _run_dask(task: Callable[[Job], Any], todo: list[Job], client: Any,
+              done: Callable[[Job, Any], None]) -> None:
+    """Run the jobs on a Dask cluster; every result (and its files) comes back here."""
     from distributed import as_completed as dask_completed
 
-    futures = client.map(task, todo, pure=False)
-    index = {f.key: job for f, job in zip(futures, todo, strict=True)}
-    for fut in dask_completed(futures):
-        done(index[fut.key], fut.result())
+    with client.as_current():
+        futures = client.map(task, todo, pure=False)
+        index = {f.key: job for f, job in zip(futures, todo, strict=True)}
+        try:
+            for fut in dask_completed(futures):
+                done(index[fut.key], fut.result())
+        except OSError as exc:  # the scheduler went away (CommClosedError is an OSError)
+            raise InputError("dask_address", str(client.scheduler.address),
+                             "a Dask scheduler that stays up",
+                             f"connection lost during the run ({exc}); finished "
+                             "realizations are kept, a rerun resumes") from None
+        finally:
+            client.cancel(futures)
 
 
 def percentile_summary(values: Sequence[float], observed: float | None = None

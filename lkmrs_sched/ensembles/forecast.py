@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 from astropy.table import Table, vstack
 
-from lkmrs_sched.core.atomic import write_npz
+from lkmrs_sched.core.atomic import npz_bytes
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.statistics import Statistic, StatisticSet
-from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
+from lkmrs_sched.ensembles.ensemble import Job, Outcome, percentile_summary, run_ensemble
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
 from lkmrs_sched.sim.selector import td_shares
@@ -121,15 +121,15 @@ class ForecastInput:
         Month ends of the fan chart's grid.
     stars : bool
         Compute per-star outcomes.
-    store : str or None
-        Folder for the realization logs and per-star arrays.
+    keep_files : bool
+        Return the realization's log and per-star arrays (the client writes them).
     """
 
     initial: InitialState
     observed: Table
     months: list[str]
     stars: bool
-    store: str | None
+    keep_files: bool
 
 
 @dataclass(frozen=True)
@@ -155,13 +155,18 @@ def _plate_outcomes(combined: Table, names: list[str], goal: int, months: list[s
     return out
 
 
-def forecast_realization(job: Job) -> dict[str, Any]:
-    """Ensemble task: one realization of a forecast (see the module docstring)."""
+def forecast_realization(job: Job) -> Outcome:
+    """Ensemble task: one realization of a forecast (see the module docstring).
+
+    Returns the result with, when kept, the log (``logs/realization-NNNN.sqlite``) and
+    per-star arrays (``stars/realization-NNNN.npz``) as bytes: the client writes them.
+    """
     fin: ForecastInput = job.options["input"]
     scenario = job.scenario
     log = build_simulation(scenario, job.seed, initial=fin.initial).run()
-    if fin.store:
-        log.write(Path(fin.store) / "logs" / f"realization-{job.index:04d}.sqlite")
+    files: dict[str, bytes] = {}
+    if fin.keep_files:
+        files[f"logs/realization-{job.index:04d}.sqlite"] = log.to_bytes()
     new = log.exposures[log.exposures["project"] == LKMRS]
     combined = vstack([fin.observed[new.colnames], new], metadata_conflicts="silent")
     lk = _lkmrs_plates(scenario)
@@ -180,11 +185,11 @@ def forecast_realization(job: Job) -> dict[str, Any]:
         result["completeness_vs_period"] = totals["completeness_vs_period"]
         result["completeness_vs_period_chi2"] = totals["chi2"]["completeness_vs_period"]
         result["totals"].update(STAR_TOTALS.compute(totals))
-        if fin.store:
-            path = Path(fin.store) / "stars" / f"realization-{job.index:04d}.npz"
-            write_npz(path, {f: np.asarray(getattr(o, f)) for f in (*STAR_IDENTITY, *STAR_FIELDS)},
-                      compressed=True)
-    return result
+        if fin.keep_files:
+            files[f"stars/realization-{job.index:04d}.npz"] = npz_bytes(
+                {f: np.asarray(getattr(o, f)) for f in (*STAR_IDENTITY, *STAR_FIELDS)},
+                compressed=True)
+    return Outcome(result, files)
 
 
 _CATALOGUES: dict[str, Any] = {}
@@ -211,7 +216,7 @@ def _catalogue(lk: Any, scenario: Scenario) -> Any:
 
 
 def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, seed: int, *,
-                 out: Path | None = None, workers: int | None = None,
+                 out: str | Path | None = None, workers: int | None = None,
                  dask_address: Any = None, stars: bool = True, progress: bool = True,
                  keep_logs: bool = True) -> ForecastResult:
     """Run a forecast ensemble and summarise it (``to_dict()`` is ``forecast.json``).
@@ -223,8 +228,9 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     log : ObservationLog
         The observed starting state.
     realizations, seed : int
-    out : Path, optional
-        Output folder: per-realization results (resume), logs, per-star arrays.
+    out : str or Path, optional
+        Output folder: per-realization results (resume), logs, per-star arrays (all
+        written by this process, whatever the backend).
     workers, dask_address
         Local processes, or a Dask scheduler address / ``distributed.Client``.
     stars : bool
@@ -232,6 +238,7 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     """
     if realizations < 1:
         raise InputError("realizations", realizations, "a positive integer")
+    out = Path(out) if out is not None else None
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
@@ -240,15 +247,14 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
         if len(observed) else scenario.start
     months = month_grid(first, scenario.end)
     store = out / "realizations" if out is not None else None
-    fin = ForecastInput(initial, observed, months, stars,
-                        str(out) if (out is not None and keep_logs) else None)
+    fin = ForecastInput(initial, observed, months, stars, out is not None and keep_logs)
     jobs = [Job(k, scenario, seed, {"input": fin}) for k in range(realizations)]
     manifest = {"task": "forecast", "scenario_hash": scenario.hash, "seed": seed,
                 "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
                 "log_digest": log.content_digest(), "stars": stars}
     results = run_ensemble(forecast_realization, jobs, store=store, manifest=manifest,
                            workers=workers, dask_address=dask_address, progress=progress,
-                           label=f"{scenario.name} forecast")
+                           label=f"{scenario.name} forecast", files=out)
     return ForecastResult(summarise(scenario, log, results, seed, months), results)
 
 
@@ -392,7 +398,9 @@ def format_forecast(summary: dict[str, Any]) -> str:
              f"{summary['realizations']} realizations (seed {summary['seed']}), "
              f"from {Path(summary['from_log']).name or 'the observed log'}",
              f"{'plate':<6} {'observed':>8} {'exposures by end':>22} {'nights':>13} "
-             f"{'P(>=' + str(goal) + ')':>8} {'median date of ' + str(goal):>17}"]
+             f"{'P(>=' + str(goal) + ')':>8} {'median date of ' + str(goal):>17}",
+             f"(median date of {goal}: over the realizations that reach {goal} exposures "
+             f"only; P(>={goal}) is their share)"]
     for name in sorted(summary["plates"]):
         p = summary["plates"][name]
         e, n = p["exposures"], p["nights"]

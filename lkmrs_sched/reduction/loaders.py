@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def iter_column_batches(
             batches = _arrow_batches(p, fmt, sorted(set(found.values())), found, batch_rows)
             table = None
         elif fmt == "fits":
-            table = Table.read(p, format="fits", memmap=True, mask_invalid=False)
+            with warnings.catch_warnings():  # LAMOST writes TUNIT 'dex', no FITS unit
+                warnings.filterwarnings("ignore", message="'dex' did not parse")
+                table = Table.read(p, format="fits", memmap=True, mask_invalid=False)
         else:
             table = Table.read(p, format="ascii.ecsv")
     except InputError:

@@ -1,6 +1,7 @@
 """Write the products of a reduction (all files atomically).
 
-DIR/catalog.fits, catalog.ecsv, catalog.csv   Table 3: per-star parameters
+DIR/catalog.fits, catalog.ecsv, catalog.csv   Table 3: per-star parameters (and
+                                              catalog.vot with ``formats`` "votable")
 DIR/uncertainty.json, uncertainty.ecsv        Table 4: Eq. 4 per parameter
 DIR/rv_zero_points.ecsv                       offsets per (plate, spid, exposure)
 DIR/rv_zero_point_plates.ecsv                 per-plate status of the correction
@@ -19,19 +20,23 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.atomic import atomic_path, write_json
+from lkmrs_sched.core.atomic import write_json
+from lkmrs_sched.core.atomic import write_table as write_annotated
 from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction.pipeline import ReductionResult
 from lkmrs_sched.reduction.uncertainty import precision_table
 
-CATALOGUE_FORMATS = {"fits": "fits", "ecsv": "ascii.ecsv", "csv": "ascii.csv"}
+#: Catalogue formats: name → (extension, astropy format).
+CATALOGUE_FORMATS = {"fits": ("fits", "fits"), "ecsv": ("ecsv", "ascii.ecsv"),
+                     "csv": ("csv", "ascii.csv"), "votable": ("vot", "votable")}
+#: Formats written by default.
+DEFAULT_FORMATS = ("fits", "ecsv", "csv")
 
 
 def write_table(table: Table, path: str | os.PathLike[str], fmt: str) -> Path:
-    """Write one astropy table atomically in the given astropy format."""
-    with atomic_path(path) as tmp:
-        table.write(tmp, format=fmt)
-    return Path(path)
+    """Write one astropy table atomically in the given astropy format, with units,
+    descriptions and UCDs (:func:`lkmrs_sched.core.atomic.write_table`)."""
+    return write_annotated(table, path, fmt)
 
 
 def _plain(table: Table) -> Table:
@@ -50,17 +55,13 @@ def _plain(table: Table) -> Table:
 
 
 def _fits_ready(table: Table) -> Table:
-    """Copy for FITS: short header keywords; ``dex`` (not a FITS unit) moved to TCOMM."""
+    """Copy for FITS: short header keywords (``dex`` goes to TUNIT as in LAMOST's files)."""
     out = table.copy(copy_data=False)
     out.meta = {
         "ORIGIN": "lkmrs-sched reduce",
         "RVCOL": str(table.meta.get("rv_column", "")),
         "WEIGHTS": "(S/N)^2",
     }
-    for name in out.colnames:
-        if out[name].unit is not None and str(out[name].unit) == "dex":
-            out[name].unit = None
-            out[name].description = "dex"
     return out
 
 
@@ -70,35 +71,33 @@ def write_outputs(
     *,
     figures: bool = True,
     progress: bool = False,
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
 ) -> list[Path]:
     """Write every product of ``result`` into ``out_dir`` (created if needed).
+
+    ``formats``: catalogue formats, names of :data:`CATALOGUE_FORMATS`.
 
     Returns
     -------
     list of Path
         Files written.
     """
-    from tqdm import tqdm
+    from lkmrs_sched.core.progress import progress_bar
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     catalogue = _plain(result.catalogue)
     catalogue.meta["config"] = {k: v for k, v in vars(result.config).items()}
-    jobs = [(f"catalog.{ext}", fmt) for ext, fmt in CATALOGUE_FORMATS.items()]
-    bar = tqdm(
-        total=len(jobs) + 6 + (2 if figures else 0),
-        desc="write",
-        unit="file",
-        disable=not progress,
-        leave=False,
-    )
+    jobs = [(f"catalog.{CATALOGUE_FORMATS[f][0]}", CATALOGUE_FORMATS[f][1]) for f in formats]
+    bar = progress_bar(len(jobs) + 6 + (2 if figures else 0), desc="write", unit="file",
+                       enabled=progress, leave=False)
     with bar:
         for name, fmt in jobs:
             t = catalogue
             if fmt == "fits":
                 t = _fits_ready(catalogue)
-            elif fmt != "ascii.ecsv":  # CSV cannot hold nested meta
+            elif fmt != "ascii.ecsv":  # CSV and VOTable cannot hold nested meta
                 t = catalogue.copy(copy_data=False)
                 t.meta = {}
             written.append(write_table(t, out / name, fmt))

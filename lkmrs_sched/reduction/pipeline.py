@@ -199,9 +199,9 @@ class ReductionResult:
 
 
 def _progress(total: int, enabled: bool, desc: str):
-    from tqdm import tqdm
+    from lkmrs_sched.core.progress import progress_bar
 
-    return tqdm(total=total, desc=desc, disable=not enabled, unit="step", leave=False)
+    return progress_bar(total, desc=desc, enabled=enabled, unit="step", leave=False)
 
 
 def reduce_spectra(
@@ -221,7 +221,7 @@ def reduce_spectra(
         Reference RVs (from :func:`~lkmrs_sched.reduction.rv_zero_point.read_reference_rvs`);
         read from ``config.reference_rv`` when needed and not given.
     progress : bool
-        Show a tqdm progress bar over the steps.
+        Show a progress bar over the steps (on a terminal or in a notebook only).
 
     Returns
     -------

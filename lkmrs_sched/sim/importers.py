@@ -31,6 +31,7 @@ from lkmrs_sched.sim.obslog import (
     EXPOSURE_COLUMNS,
     POINTING_COLUMNS,
     ObservationLog,
+    derived_columns,
     package_versions,
 )
 
@@ -105,6 +106,8 @@ def _build_observed(rows: list[dict], plates: Any, scenario: Any, source: str,
                          ("time_estimated", int(estimated))):
                 e_cols[c].append(v)
     e_cols["exposure_id"] = list(range(1, len(e_cols["night"]) + 1))
+    e_cols.update(derived_columns(e_cols["plate_name"], e_cols["night"], plates,
+                                  e_cols["plan_id"]))
     starts = np.array(e_cols["start_mjd"], dtype=float)
     e_cols["lmjm"] = list(mjd_to_lmjm(starts))
     e_cols["start_utc"] = iso_times(starts)

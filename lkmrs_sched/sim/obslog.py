@@ -12,7 +12,10 @@ Tables (all times UTC; MJD as REAL, ISO text alongside for people writing SQL):
     planned exposures done; 'observed' for imported logs).
 ``exposures``
     ``exposure_id`` INTEGER PRIMARY KEY, ``pointing_id`` INTEGER, ``programme``,
-    ``project``, ``plan_id``, ``plate_name``, ``night`` TEXT, ``start_mjd`` REAL,
+    ``project``, ``plan_id``, ``plate_name`` TEXT, ``ra_deg``, ``dec_deg`` REAL (J2000
+    plate centre, deg), ``night`` TEXT, ``night_index`` INTEGER (MJD of the night's local
+    evening date: consecutive nights are consecutive integers, the same in every log;
+    subtract the first night's for OpSim's ``night`` counter), ``start_mjd`` REAL,
     ``start_utc`` TEXT, ``lmjm`` INTEGER (local modified Julian minute,
     round((MJD + 8/24)·1440)), ``exptime_s``, ``hour_angle_h`` (mid-exposure),
     ``airmass`` (mid), ``moon_illumination``, ``moon_separation_deg``,
@@ -45,10 +48,13 @@ from typing import Any
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.atomic import atomic_path
+from lkmrs_sched.core.atomic import write_bytes
 from lkmrs_sched.core.errors import InputError
+from lkmrs_sched.core.timeconv import MJD_UNIX_EPOCH
 
-SCHEMA_VERSION = "1"
+#: Version 2 added ``ra_deg``, ``dec_deg`` and ``night_index`` to ``exposures`` (logs of
+#: version 1 are read with them filled in, see :func:`derived_columns`).
+SCHEMA_VERSION = "2"
 
 POINTING_COLUMNS: dict[str, str] = {
     "pointing_id": "INTEGER PRIMARY KEY", "night": "TEXT", "programme": "TEXT",
@@ -58,7 +64,8 @@ POINTING_COLUMNS: dict[str, str] = {
 }
 EXPOSURE_COLUMNS: dict[str, str] = {
     "exposure_id": "INTEGER PRIMARY KEY", "pointing_id": "INTEGER", "programme": "TEXT",
-    "project": "TEXT", "plan_id": "TEXT", "plate_name": "TEXT", "night": "TEXT",
+    "project": "TEXT", "plan_id": "TEXT", "plate_name": "TEXT", "ra_deg": "REAL",
+    "dec_deg": "REAL", "night": "TEXT", "night_index": "INTEGER",
     "start_mjd": "REAL", "start_utc": "TEXT", "lmjm": "INTEGER", "exptime_s": "REAL",
     "hour_angle_h": "REAL", "airmass": "REAL", "moon_illumination": "REAL",
     "moon_separation_deg": "REAL", "moon_altitude_deg": "REAL", "seeing_arcsec": "REAL",
@@ -75,6 +82,67 @@ LEDGER_COLUMNS: dict[str, str] = {
 }
 TABLES = {"pointings": POINTING_COLUMNS, "exposures": EXPOSURE_COLUMNS,
           "nights": NIGHT_COLUMNS, "ledger": LEDGER_COLUMNS}
+#: Exposure columns derived from others (added in schema version 2; filled when absent).
+DERIVED_COLUMNS = ("ra_deg", "dec_deg", "night_index")
+
+
+def night_indices(nights: Any) -> np.ndarray:
+    """``night_index`` of ISO night dates: the integer MJD of each local evening date."""
+    days = np.asarray(nights, dtype="U10").astype("datetime64[D]")
+    return days.astype(np.int64) + MJD_UNIX_EPOCH
+
+
+def derived_columns(plate_names: Any, nights: Any, plates: Any = None,
+                    plan_ids: Any = None) -> dict[str, np.ndarray]:
+    """``ra_deg``, ``dec_deg`` (plate centres, J2000 deg) and ``night_index`` of exposures.
+
+    Parameters
+    ----------
+    plate_names, nights : array-like of str
+        Each exposure's plate name and night (ISO local evening date).
+    plates : PlateSet, optional
+        Where to look the plates up (default: every plate the package ships). Plates
+        found in neither get NaN coordinates.
+    plan_ids : array-like of str, optional
+        Plan IDs, tried before the plate names (the shipped TD/NT plates have no unique
+        short name).
+    """
+    if plates is None:
+        plates = _shipped_plates()
+    names = np.asarray(plate_names, dtype=str)
+    keys = np.asarray(plan_ids, dtype=str) if plan_ids is not None else names
+    by_plan = {str(k): i for i, k in enumerate(plates.plan_id)}
+    by_name = {str(k): i for i, k in enumerate(plates.plate_name)}
+    idx = np.array([by_plan.get(k, by_name.get(n, -1)) for k, n in zip(keys, names,
+                                                                         strict=True)],
+                   dtype=np.int64)
+    found = idx >= 0
+    ra, dec = np.full(len(idx), np.nan), np.full(len(idx), np.nan)
+    ra[found] = np.asarray(plates.ra_deg, dtype=float)[idx[found]]
+    dec[found] = np.asarray(plates.dec_deg, dtype=float)[idx[found]]
+    return {"ra_deg": ra, "dec_deg": dec,
+            "night_index": night_indices(nights) if len(names) else np.zeros(0, np.int64)}
+
+
+def _shipped_plates() -> Any:
+    from lkmrs_sched.core.config import default_scenario
+    from lkmrs_sched.sim.sky import load_all_plates
+
+    return load_all_plates(default_scenario())
+
+
+def _with_derived(exposures: Table) -> Table:
+    """The exposures with :data:`DERIVED_COLUMNS` (filled in if absent), in schema order."""
+    missing = [c for c in DERIVED_COLUMNS if c not in exposures.colnames]
+    if not missing:
+        return exposures
+    out = exposures.copy(copy_data=False)
+    plan = out["plan_id"] if "plan_id" in out.colnames else None
+    derived = derived_columns(out["plate_name"], out["night"], plan_ids=plan)
+    for c in missing:
+        out[c] = derived[c]
+    order = [c for c in EXPOSURE_COLUMNS if c in out.colnames]
+    return out[order + [c for c in out.colnames if c not in order]]
 
 
 def empty_table(columns: dict[str, str]) -> Table:
@@ -115,6 +183,10 @@ class ObservationLog:
     ledger: Table = field(default_factory=lambda: empty_table(LEDGER_COLUMNS))
     info: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Logs built by hand or read from schema version 1 get the derived columns.
+        self.exposures = _with_derived(self.exposures)
+
     # ------------------------------------------------------------------ queries
     def project(self, name: str = "LK-MRS") -> ObservationLog:
         """The log restricted to one project's pointings and exposures."""
@@ -131,24 +203,33 @@ class ObservationLog:
     # ------------------------------------------------------------------ SQLite
     def write(self, path: str | Path) -> None:
         """Write the log to a new SQLite file atomically (replacing any old one)."""
-        with atomic_path(path) as tmp:
-            con = sqlite3.connect(tmp)
-            try:
-                for name, cols in TABLES.items():
-                    decl = ", ".join(f"{c} {t}" for c, t in cols.items())
-                    con.execute(f"CREATE TABLE {name} ({decl})")
-                    tab = getattr(self, name)
-                    rows = zip(*(_py(tab[c]) for c in cols), strict=True) if len(tab) else []
-                    con.executemany(
-                        f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
-                con.execute("CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT)")
-                info = {"schema_version": SCHEMA_VERSION, **self.info}
-                con.executemany("INSERT INTO info VALUES (?, ?)",
-                                sorted((k, str(v)) for k, v in info.items()))
-                con.execute("CREATE INDEX exposures_plate ON exposures (plate_name)")
-                con.commit()
-            finally:
-                con.close()
+        write_bytes(path, self.to_bytes())
+
+    def to_bytes(self) -> bytes:
+        """The log as the bytes of an SQLite file (built in memory; what :meth:`write`
+        writes), so a worker can send it to the process that writes files."""
+        con = sqlite3.connect(":memory:")
+        try:
+            self._fill(con)
+            return con.serialize()
+        finally:
+            con.close()
+
+    def _fill(self, con: sqlite3.Connection) -> None:
+        """Create and fill the log's tables in an empty database."""
+        for name, cols in TABLES.items():
+            decl = ", ".join(f"{c} {t}" for c, t in cols.items())
+            con.execute(f"CREATE TABLE {name} ({decl})")
+            tab = getattr(self, name)
+            rows = zip(*(_py(tab[c]) for c in cols), strict=True) if len(tab) else []
+            con.executemany(
+                f"INSERT INTO {name} VALUES ({', '.join('?' * len(cols))})", rows)
+        con.execute("CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT)")
+        info = {"schema_version": SCHEMA_VERSION, **self.info}
+        con.executemany("INSERT INTO info VALUES (?, ?)",
+                        sorted((k, str(v)) for k, v in info.items()))
+        con.execute("CREATE INDEX exposures_plate ON exposures (plate_name)")
+        con.commit()
 
     @classmethod
     def read(cls, path: str | Path) -> ObservationLog:
@@ -178,6 +259,9 @@ class ObservationLog:
                 out = {}
                 for name, cols in TABLES.items():
                     got = [r[1] for r in con.execute(f"PRAGMA table_info({name})")]
+                    if name == "exposures":  # schema version 1: derived columns filled in
+                        cols = {c: t for c, t in cols.items()
+                                if c in got or c not in DERIVED_COLUMNS}
                     lack = [c for c in cols if c not in got]
                     if lack:
                         raise InputError(f"{p}: table {name}", ..., allowed,
@@ -212,16 +296,30 @@ class ObservationLog:
         h.update(json.dumps(info, sort_keys=True).encode())
         return h.hexdigest()
 
-    def to_ecsv(self, folder: str | Path) -> list[Path]:
-        """Export every table to ``folder/<table>.ecsv`` (atomically); return the paths."""
-        out = []
+    def to_tables(self) -> dict[str, Table]:
+        """Every table as an astropy Table with units, descriptions, UCDs and provenance."""
+        from lkmrs_sched.core.tablemeta import annotate
+
+        out = {}
         for name in TABLES:
-            path = Path(folder) / f"{name}.ecsv"
-            tab = getattr(self, name).copy()
+            tab = annotate(getattr(self, name).copy())
             tab.meta.update({"lkmrs_sched_log": name, **self.info})
-            with atomic_path(path) as tmp:
-                tab.write(tmp, format="ascii.ecsv")
-            out.append(path)
+            out[name] = tab
+        return out
+
+    def to_ecsv(self, folder: str | Path, ext: str = "ecsv") -> list[Path]:
+        """Export every table to ``folder/<table>.<ext>`` (atomically); return the paths.
+
+        ``ext``: ``ecsv`` (default), ``fits``, ``vot`` (VOTable) or ``parquet``.
+        """
+        from lkmrs_sched.core.atomic import write_table
+
+        out = []
+        for name, tab in self.to_tables().items():
+            path = Path(folder) / f"{name}.{ext}"
+            if ext != "ecsv":  # the scenario text and the like stay in the ECSV header
+                tab.meta = {"LOGTABLE": name}
+            out.append(write_table(tab, path))
         return out
 
 

@@ -21,6 +21,7 @@ from lkmrs_sched.sim.obslog import (
     NIGHT_COLUMNS,
     POINTING_COLUMNS,
     ObservationLog,
+    night_indices,
     package_versions,
 )
 from lkmrs_sched.sim.policy import NT
@@ -117,7 +118,10 @@ class Recorder:
             "programme": np.where(project == NT, "NT", "TD").astype(str),
             "project": project.astype(str), "plan_id": plates.plan_id[p_idx].astype(str),
             "plate_name": plates.plate_name[p_idx].astype(str),
-            "night": alm.night[n_idx].astype(str), "start_mjd": start,
+            "ra_deg": np.asarray(plates.ra_deg, dtype=float)[p_idx],
+            "dec_deg": np.asarray(plates.dec_deg, dtype=float)[p_idx],
+            "night": alm.night[n_idx].astype(str),
+            "night_index": night_indices(alm.night[n_idx]), "start_mjd": start,
             "start_utc": np.array(iso_times(start), dtype=str), "lmjm": mjd_to_lmjm(start),
             "exptime_s": exptime,
             "hour_angle_h": win.hour_angle(p_idx, n_idx, mid),

@@ -25,6 +25,8 @@ from astropy.time import Time
 from astropy.utils import iers
 from scipy.interpolate import CubicSpline
 
+from lkmrs_sched.core.offline import offline
+
 #: Earth rotation rate in radians per UT1 day (IAU 2000 ERA definition).
 ERA_RATE = 2.0 * np.pi * 1.00273781191135448
 #: Speed of light in AU per day.
@@ -65,11 +67,13 @@ def wrap_pi(x: np.ndarray) -> np.ndarray:
     return np.pi - (np.pi - x) % (2 * np.pi)
 
 
+@offline()
 def _tt_jd(mjd_utc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = Time(mjd_utc, format="mjd", scale="utc").tt
     return t.jd1, t.jd2
 
 
+@offline()
 def ut1_minus_utc(mjd_utc: np.ndarray) -> np.ndarray:
     """UT1−UTC in seconds from the shipped IERS-B table (edge values beyond it)."""
     table = iers.IERS_B.open()

@@ -532,63 +532,30 @@ def summarize(measured: Table, snr_high: float = 10.0) -> dict:
 # --- output ---------------------------------------------------------------------------
 
 
-def _arrow_strings(a: np.ndarray):
-    """A pyarrow string array from a NumPy bytes array (NUL padding stripped)."""
-    import pyarrow as pa
-
-    n, width = len(a), a.dtype.itemsize
-    raw = np.ascontiguousarray(a).view(np.uint8).reshape(n, width)
-    keep = raw != 0
-    lengths = keep.sum(axis=1, dtype=np.int64)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    data = raw.ravel() if bool(keep.all()) else raw[keep]
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                        pa.py_buffer(data)]).cast(pa.string())
+#: Extensions :func:`write_table` writes.
+TABLE_EXTENSIONS = (".fits", ".fit", ".parquet", ".vot", ".xml", ".votable", ".ecsv")
 
 
 def write_table(table: Table, path: str | Path) -> Path:
-    """Write a synthesis table atomically: Parquet (``.parquet``) or FITS (``.fits``).
+    """Write a synthesis table atomically: FITS, Parquet, VOTable or ECSV by extension.
 
-    Bytes columns become UTF-8 strings in Parquet; units and ``table.meta`` go to the
-    Parquet schema metadata (JSON) or the FITS header.
+    Columns carry their units (``dex`` for log g and [Fe/H]), descriptions and UCDs
+    (:mod:`lkmrs_sched.core.tablemeta`); ``table.meta`` goes to the FITS header or the
+    table metadata. Every format but Parquet reads back with astropy's ``Table.read``
+    without pandas (see :func:`lkmrs_sched.core.atomic.write_table`).
 
     Raises
     ------
     InputError
-        If the extension is neither.
+        If the extension is none of :data:`TABLE_EXTENSIONS`.
     """
-    import json
-
-    from lkmrs_sched.core.atomic import atomic_path
+    from lkmrs_sched.core.atomic import write_table as write_annotated
 
     p = Path(path)
-    ext = p.suffix.lower()
-    if ext not in (".parquet", ".fits", ".fit"):
-        raise InputError("path", str(p), "a file ending in .parquet or .fits", "unknown format")
-    with atomic_path(p) as tmp:
-        if ext == ".parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            arrays, names = [], []
-            for name in table.colnames:
-                col = np.asarray(table[name])
-                arrays.append(_arrow_strings(col) if col.dtype.kind == "S" else pa.array(col))
-                names.append(name)
-            meta = {"units": {n: str(table[n].unit) for n in table.colnames
-                              if table[n].unit is not None},
-                    "meta": {k: str(v) for k, v in table.meta.items()}}
-            at = pa.Table.from_arrays(arrays, names=names)
-            at = at.replace_schema_metadata({"lkmrs_sched": json.dumps(meta)})
-            pq.write_table(at, tmp, row_group_size=1 << 20)
-        else:
-            out = table.copy(copy_data=False)
-            for name in out.colnames:  # FITS has no "dex"; the docs give the units
-                if out[name].unit == "dex":
-                    out[name].unit = None
-            out.write(tmp, format="fits")
-    return p
+    if p.suffix.lower() not in TABLE_EXTENSIONS:
+        raise InputError("path", str(p), "a file ending in .fits, .parquet, .vot/.xml or .ecsv",
+                         "unknown format")
+    return write_annotated(table, p)
 
 
 def read_table(path: str | Path) -> Table:
@@ -597,18 +564,7 @@ def read_table(path: str | Path) -> Table:
     if not p.is_file():
         raise InputError(str(p), ..., "a table written by lkmrs-sched synth", "no such file")
     if p.suffix.lower() == ".parquet":
-        import json
+        from lkmrs_sched.core.atomic import read_parquet
 
-        import pyarrow.parquet as pq
-
-        at = pq.read_table(p)
-        t = Table({n: at.column(n).to_numpy() for n in at.column_names}, copy=False)
-        meta = json.loads((at.schema.metadata or {}).get(b"lkmrs_sched", b"{}"))
-        for n, unit in meta.get("units", {}).items():
-            t[n].unit = unit
-        t.meta.update(meta.get("meta", {}))
-        for n in t.colnames:
-            if t[n].dtype == object:
-                t[n] = t[n].astype(str)
-        return t
+        return read_parquet(p)
     return Table.read(p)

@@ -326,7 +326,7 @@ def test_write_read_roundtrip(result, tmp_path):
     assert back.meta["SCENHASH"] == small.meta["SCENHASH"]
     f = write_table(small, tmp_path / "x.fits")
     assert len(Table.read(f)) == 1000
-    with pytest.raises(InputError, match=r"parquet or \.fits"):
+    with pytest.raises(InputError, match=r"\.fits, \.parquet"):
         write_table(small, tmp_path / "x.csv")
 
 
@@ -357,7 +357,7 @@ def test_cli(tmp_path, capsys):
     # Default output, figures, and the scenario stored in the log.
     d2 = _run_dir(tmp_path / "run2", exp, text)
     assert cli.main(["synth", str(d2), "--seed", "9"]) == 0
-    assert (d2 / "synth_exposures.parquet").is_file()
+    assert (d2 / "synth_exposures.fits").is_file()
     assert (d2 / "synth_snr_hist.png").stat().st_size > 1000
     assert (d2 / "synth_kiel.png").stat().st_size > 1000
     assert json.loads((d2 / "synth_summary.json").read_text())["scenario"] == "t"
