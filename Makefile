@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint clean check-wheel
+.PHONY: run test bench lint clean check-wheel check-tables
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 # The wheel, installed (not editable) in a fresh venv, runs every command from an empty folder.
 check-wheel:
 	bash tools/check_wheel.sh $(PYTHON)
+
+# Every table output reads back with astropy's Table.read, units included, without pandas.
+check-tables:
+	bash tools/check_tables_without_pandas.sh $(PYTHON)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py

@@ -31,6 +31,7 @@ import pytest
 
 from lkmrs_sched import cli
 from lkmrs_sched.core.resources import FOOTPRINTS, TABLE2
+from lkmrs_sched.sim.obslog import EXPOSURE_COLUMNS
 
 TINY = ("2018-12-18", "2018-12-22")  # MRS nights (lunar days 7-22) of December 2018
 EVENING = dt.datetime(2018, 12, 20, 20, 0)  # Beijing time, inside the tiny range
@@ -133,10 +134,7 @@ def tampered(sim_log: Path, path: Path, *sql: str) -> Path:
 
 
 FIRST = "exposure_id = (SELECT min(exposure_id) FROM exposures WHERE project = 'LK-MRS')"
-ALL_COLUMNS = ("pointing_id, programme, project, plan_id, plate_name, night, start_mjd, "
-               "start_utc, lmjm, exptime_s, hour_angle_h, airmass, moon_illumination, "
-               "moon_separation_deg, moon_altitude_deg, seeing_arcsec, interrupted, "
-               "time_estimated")
+ALL_COLUMNS = ", ".join(c for c in EXPOSURE_COLUMNS if c != "exposure_id")
 
 
 def run_folder(sim_log: Path, folder: Path) -> Path:
