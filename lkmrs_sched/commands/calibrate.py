@@ -7,10 +7,10 @@ from pathlib import Path
 
 from lkmrs_sched.commands.common import (
     MAX_REALIZATIONS,
+    add_backend_arguments,
     float_range,
     int_range,
     seed_type,
-    workers_type,
 )
 
 #: What ``calibrate`` writes into ``--out``.
@@ -31,11 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--accept", type=float_range(0, 1, lo_open=True), default=0.1, metavar="Q",
                    help="fraction of draws kept (default 0.1)")
     p.add_argument("--seed", type=seed_type, default=1, metavar="S")
-    backend = p.add_mutually_exclusive_group()
-    backend.add_argument("--workers", type=workers_type, metavar="W",
-                         help="local processes (default: all cores)")
-    backend.add_argument("--dask", metavar="ADDRESS",
-                         help="Dask scheduler address (e.g. tcp://host:8786)")
+    add_backend_arguments(p)
     p.add_argument("--out", metavar="DIR", default="runs/calibrate",
                    help="folder for the resumable draws and the results")
     p.add_argument("--write-scenario", metavar="FILE",

@@ -165,3 +165,12 @@ def check_log_plates(log, scenario, where: str) -> None:
         raise InputError(f"{where}: plate_name", unknown[0], "an LK-MRS plate of the "
                          f"scenario's footprints ({scenario.selector.lkmrs_footprints})",
                          "unknown plate")
+
+
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    """``--workers W`` or ``--dask ADDRESS``: where an ensemble's realizations run."""
+    backend = p.add_mutually_exclusive_group()
+    backend.add_argument("--workers", type=workers_type, metavar="W",
+                         help="local processes (default: all cores)")
+    backend.add_argument("--dask", metavar="ADDRESS",
+                         help="Dask scheduler address (e.g. tcp://host:8786)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lkmrs_sched.commands.common import realizations_type, seed_type, workers_type
+from lkmrs_sched.commands.common import add_backend_arguments, realizations_type, seed_type
 
 #: What a forecast writes into its ``--out`` folder.
 WRITES = ("realizations/*", "logs/*", "stars/*", "forecast.json", "stars.ecsv", "*.png")
@@ -19,11 +19,7 @@ def add_ensemble_arguments(p: argparse.ArgumentParser, realizations: int) -> Non
     p.add_argument("--realizations", type=realizations_type, default=realizations,
                    metavar="N")
     p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
-    backend = p.add_mutually_exclusive_group()
-    backend.add_argument("--workers", type=workers_type, metavar="W",
-                         help="local processes (default: all cores)")
-    backend.add_argument("--dask", metavar="ADDRESS",
-                         help="Dask scheduler address (e.g. tcp://host:8786)")
+    add_backend_arguments(p)
     p.add_argument("--no-stars", action="store_true", help="skip per-star outcomes (faster)")
 
 

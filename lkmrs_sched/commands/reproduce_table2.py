@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lkmrs_sched.commands.common import realizations_type, seed_type, workers_type
+from lkmrs_sched.commands.common import add_backend_arguments, realizations_type, seed_type
 
 #: What ``reproduce-table2`` writes into ``--out``.
 WRITES = ("realizations/*", "scorecard.json", "*.png")
@@ -15,11 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__)
     p.add_argument("--realizations", type=realizations_type, default=200, metavar="N")
     p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
-    backend = p.add_mutually_exclusive_group()
-    backend.add_argument("--workers", type=workers_type, metavar="W",
-                         help="local processes (default: all cores)")
-    backend.add_argument("--dask", metavar="ADDRESS",
-                         help="Dask scheduler address (e.g. tcp://host:8786)")
+    add_backend_arguments(p)
     p.add_argument("--json", metavar="FILE", help="write the scorecard as JSON")
     p.add_argument("--scenario", metavar="FILE", default=None,
                    help="year-1 scenario (default: scenarios/year1-2018.toml)")
