@@ -235,6 +235,19 @@ def _plate_objects(plates: PlateSet, p: int, cfg: PopulationConfig,
                          for pool in (POOL_KO, POOL_KNO, POOL_GAIA, POOL_STD)])
 
 
+def _star_index(gp_id: np.ndarray, uniq: dict[int, int], n_stars: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Star index of each object (``uniq`` maps gp_id to it, updated) and the new ones."""
+    idx = np.empty(len(gp_id), np.int64)
+    new = []
+    for i, g in enumerate(gp_id.tolist()):
+        if g not in uniq:
+            uniq[g] = n_stars + len(new)
+            new.append(i)
+        idx[i] = uniq[g]
+    return idx, np.array(new, np.int64)
+
+
 def build_catalogue(
     plates: PlateSet,
     cfg: PopulationConfig,
@@ -276,15 +289,9 @@ def build_catalogue(
         centre = (float(plates.ra_deg[p]), float(plates.dec_deg[p]))
         name = f"plate {plates.plate_name[p]}"
         objs = _plate_objects(plates, p, cfg, seed, cache, bool(layouts.own_targets[p]))
-        idx = np.empty(len(objs), np.int64)
-        new = []
-        for i, g in enumerate(objs.gp_id.tolist()):
-            if g not in uniq:
-                uniq[g] = n_stars + len(new)
-                new.append(i)
-            idx[i] = uniq[g]
+        idx, new = _star_index(objs.gp_id, uniq, n_stars)
         n_stars += len(new)
-        star_parts.append(objs.take(np.array(new, np.int64)))
+        star_parts.append(objs.take(new))
         key = zlib.crc32(str(layouts.assignment_ids[p]).encode())
         rng = np.random.default_rng(
             np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, ASSIGN, key))

@@ -234,17 +234,9 @@ def synthesize(
                                        f"{where}: [population]", layouts)
     ex = _exposure_info(lk, plate_of, plates, ss, scenario.snr, lunar_days, where)
     w, transparency = _synthesize_plates(cat, ex, plate_of, len(plates), model, scenario, ss)
-    truth = Truth(
-        stars=_truth_stars(cat, np.bincount(plate_of, minlength=len(plates))),
-        spectra=w.truth_table(),
-        exposures=Table({
-            "exposure_id": ex.exp_id, "planid": plates.plan_id[plate_of].astype("S18"),
-            "lmjm": ex.lmjm, "mid_mjd": ex.mid, "transparency": transparency,
-            "alt_lamp": ex.lamp, "lunardate": ex.lday,
-            "engineering": (np.asarray(lk["engineering"], bool) if "engineering" in lk.colnames
-                            else np.zeros(len(lk), bool)),
-        }),
-    )
+    truth = Truth(stars=_truth_stars(cat, np.bincount(plate_of, minlength=len(plates))),
+                  spectra=w.truth_table(),
+                  exposures=_truth_exposures(ex, plates.plan_id[plate_of], transparency))
     measured = w.measured_table()
     # Short upper-case keys: they are FITS header keywords too.
     provenance = {"ORIGIN": "lkmrs_sched.synth.synth", "SEED": str(ss.entropy),
@@ -253,6 +245,18 @@ def synthesize(
     for t in (measured, truth.stars, truth.spectra, truth.exposures):
         t.meta.update(provenance)
     return measured, truth
+
+
+def _truth_exposures(ex: _Exposures, planid: np.ndarray, transparency: np.ndarray) -> Table:
+    """The truth's exposures table (one row per LK-MRS exposure, engineering ones too)."""
+    lk = ex.lk
+    return Table({
+        "exposure_id": ex.exp_id, "planid": planid.astype("S18"), "lmjm": ex.lmjm,
+        "mid_mjd": ex.mid, "transparency": transparency, "alt_lamp": ex.lamp,
+        "lunardate": ex.lday,
+        "engineering": (np.asarray(lk["engineering"], bool) if "engineering" in lk.colnames
+                        else np.zeros(len(lk), bool)),
+    })
 
 
 def _synthesize_plates(cat: Catalogue, ex: _Exposures, plate_of: np.ndarray, n_plates: int,
