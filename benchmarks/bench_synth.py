@@ -1,8 +1,8 @@
 """Benchmark: synthetic exposures of the whole 2018–2023 survey.
 
 Target (issue #5): ``synthesize`` on the survey's goal, 60 exposures on each of the 20
-LK-MRS plates (1,200 exposures × ~2,700 fibres × 2 arms ≈ 6.5 million rows), in at most
-10 s and 3 GB.
+LK-MRS plates (1,200 exposures × ~2,700 fibres × 2 arms ≈ 6.5 million object-arms; since
+issue #12 the lost spectrograph arms leave ~5.1 million rows), in at most 10 s and 3 GB.
 
 The exposures table is built here (no simulator needed): four exposures a night, nights
 spread over the seasons, conditions drawn like the LK-MRS log (seeing log-normal around

@@ -20,6 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="scenario TOML (default: the one stored in the run's log)")
     p.add_argument("--seed", type=seed_type, help="master seed (default: the run's seed)")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
+    p.add_argument("--no-engineering", action="store_true",
+                   help="leave out the engineering exposures (K1a1 May-2018 test, K02 test "
+                        "plates) that synth adds up to the log's last night")
     p.set_defaults(func=run, flag_names={"path": "--out"})
 
 
@@ -64,9 +67,12 @@ def _run_seed(log, scenario, seed: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from lkmrs_sched.core.atomic import write_json
     from lkmrs_sched.core.outputs import prepare_file
     from lkmrs_sched.sky.footprints import load_plates
+    from lkmrs_sched.synth.reference import reference_rvs
     from lkmrs_sched.synth.synth import TABLE_EXTENSIONS, summarize, synthesize, write_table
 
     log, scenario = load_run(args.run_dir, args.scenario)
@@ -84,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     nights = log.nights
     lunar = ({str(n): int(d) for n, d in zip(nights["night"], nights["lunar_day"], strict=True)}
              if len(nights) else None)
-    measured, truth = synthesize(log.exposures, plates, scenario, seed, lunar_days=lunar)
+    measured, truth = synthesize(log.exposures, plates, scenario, seed, lunar_days=lunar,
+                                 engineering=not args.no_engineering)
     stem, ext = out.stem, out.suffix
     write_table(measured, out)
     paths = [out]
@@ -92,17 +99,26 @@ def run(args: argparse.Namespace) -> int:
         p = out.with_name(f"{stem}_truth_{name}{ext}")
         write_table(getattr(truth, name), p)
         paths.append(p)
+    # Gaia-like reference RVs (for reduce --reference-rv): the reduction may read these.
+    paths.append(out.with_name(f"{stem}_reference_rv{ext}"))
+    write_table(reference_rvs(truth.stars, scenario.snr, np.random.SeedSequence(seed)),
+                paths[-1])
+    n_eng = int(np.count_nonzero(truth.exposures["engineering"]))
     summary = {"run_dir": str(args.run_dir), "seed": seed, "scenario": scenario.name,
-               "scenario_hash": scenario.hash, **summarize(measured)}
+               "scenario_hash": scenario.hash, "engineering_exposures": n_eng,
+               **summarize(measured)}
     write_json(out.parent / "synth_summary.json", summary)
     paths.append(out.parent / "synth_summary.json")
     if not args.no_figures and len(measured):
         paths += figures(measured, out.parent)
-    blue = summary["spectra"]["B"]
-    print(f"{scenario.name}, seed {seed}: {summary['exposures']} LK-MRS exposures on "
-          f"{summary['plates']} plates, {blue} spectra per arm; "
+    sp, per = summary["spectra"], summary["spectra_per_exposure"]
+    print(f"{scenario.name}, seed {seed}: {summary['exposures']} LK-MRS exposures "
+          f"({n_eng} engineering) on {summary['plates']} plates, {sp['B']} blue and "
+          f"{sp['R']} red spectra ({per['B']:.0f} / {per['R']:.0f} per exposure); "
           f"{summary['spectra_snr_gt_10']['B']} blue with S/N > 10 "
-          f"({summary['targets_blue_snr_gt_10']} targets), LASP parameters for "
+          f"({100 * summary['share_snr_gt_10']['B']:.1f} %; red "
+          f"{100 * summary['share_snr_gt_10']['R']:.1f} %; "
+          f"{summary['targets_blue_snr_gt_10']} targets), LASP parameters for "
           f"{summary['spectra_with_lasp']} spectra of {summary['targets_with_lasp']} targets; "
           f"{100 * summary['share_snr_lt_2']['B']:.1f} % blue spectra with S/N < 2.")
     print("Wrote " + ", ".join(str(p) for p in paths) + ".")

@@ -307,9 +307,46 @@ class SeeingConfig:
 
 # ---- [snr] --------------------------------------------------------------------
 
+# Fitted defaults: `tools/fit_synth.py --stage all --seeds 3` (README "Synthetic exposures"
+# says what was fitted to what). Input: the real year 1 — Table 2 imported (222 exposures)
+# plus the engineering exposures (30 K1a1 May-2018 test, 4 × 5 K02), 272 exposures.
+# * calibration S/N: the shares of all spectra with S/N > 10, 281,300 / 568,372 = 49.5 %
+#   blue and 368,873 / 597,280 = 61.8 % red (brief §8), by Brent's method (3 seeds);
+# * LASP: lasp_low_snr_fraction to the ~3,000 LASP spectra with 8 < S/N < 10;
+#   lasp_snr_zero and lasp_snr_scale to 258,979 LASP spectra / 281,300 (92.1 %) and
+#   21,053 LASP targets / targets with S/N > 10 (75 %), least squares — the fit reaches
+#   89.4 % and 76.8 %;
+# * core laws: solved so that the reduction (reduction.uncertainty's procedure, through
+#   reduce_spectra) of the synthesized year returns Table 4 at S/N 10/20/50: iteration 4
+#   of the solve, worst |σ_fit/σ_Table4 − 1| = 0.44 %; at S/N 10–50 the core is 76–79 %
+#   of Table 4 for RV and 85–89 % for Teff, log g, [Fe/H] (binaries, variables, zero-point
+#   residuals and the tail make up the rest).
+_CALIBRATION_SNR_BLUE = 6.409
+_CALIBRATION_SNR_RED = 8.206
+_LASP_LOW_SNR_FRACTION = 0.1849
+_LASP_SNR_ZERO = 9.229
+_LASP_SNR_SCALE = 0.4076
+_CORE_TEFF = (1118.1, -1.1624, 12.709)
+_CORE_LOGG = (1.1955, -0.99245, 0.011208)
+_CORE_FEH = (0.89806, -1.0898, 0.0074849)
+_CORE_RV = (-0.097361, 0.35926, 0.98595)
+
+
+def _law(default: tuple, unit: str, what: str):
+    return schema.items(
+        default, "float", 3, -1e5, 1e5,
+        f"core noise law (a, b, c) of {what}: σ = a·(S/N)^b + c in {unit}, below Table 4 "
+        "(outliers correlated by star and a small tail make up the rest; solved, see README)",
+    )
+
+
 @dataclass(frozen=True)
 class SNRConfig:
-    """S/N model and the measurement noise it drives (scenario section ``[snr]``)."""
+    """S/N model and the measurement noise it drives (scenario section ``[snr]``).
+
+    Used by :mod:`lkmrs_sched.synth.snr` (S/N), :mod:`lkmrs_sched.synth.synth` (noise,
+    LASP, zero points) and :mod:`lkmrs_sched.synth.reference` (the Gaia-like table).
+    """
 
     model: str = schema.choice(
         "standard", ("standard", "constant"), "standard: factors below; constant: ideal twin"
@@ -319,10 +356,14 @@ class SNRConfig:
     calibration_mag: float = schema.number(15.0, 5, 20, doc="Gaia G of the calibration star")
     calibration_teff: u.Quantity = schema.quantity("5800 K", "K", 2500, 50000)
     calibration_snr_blue: float = schema.number(
-        10.0, 0.1, 1e4, doc="blue S/N of the calibration star in nominal conditions"
+        _CALIBRATION_SNR_BLUE, 0.1, 1e4,
+        doc="blue S/N of the calibration star in nominal conditions (fitted to the paper's "
+            "281,300 of 568,372 blue spectra with S/N > 10)",
     )
     calibration_snr_red: float = schema.number(
-        13.0, 0.1, 1e4, doc="red S/N of the calibration star in nominal conditions"
+        _CALIBRATION_SNR_RED, 0.1, 1e4,
+        doc="red S/N of the calibration star in nominal conditions (fitted to the paper's "
+            "368,873 of 597,280 red spectra with S/N > 10)",
     )
     snr_ceiling: float = schema.number(
         400.0, 1, 1e5, doc="S/N limit set by flat-fielding and other systematics"
@@ -355,21 +396,58 @@ class SNRConfig:
         0.04, 0, 5, doc="mean extra cloud extinction per exposure, mag (exponential)"
     )
     lasp_snr_min: float = schema.number(10.0, 0, 1000, doc="LASP runs above this blue S/N")
-    lasp_low_snr_min: float = schema.number(8.0, 0, 1000, doc="... and sometimes above this")
+    lasp_low_snr_min: float = schema.number(
+        8.0, 0, 1000, doc="... and sometimes above this; LASP's success chance is 0 here"
+    )
     lasp_low_snr_fraction: float = schema.number(
-        0.15, 0, 1, doc="share of spectra between the two limits that LASP still processes"
+        _LASP_LOW_SNR_FRACTION, 0, 1,
+        doc="share of spectra between the two limits that LASP processes (fitted to the "
+            "paper's ~3,000 LASP spectra with 8 < S/N < 10)",
     )
     lasp_teff_min: u.Quantity = schema.quantity("3200 K", "K", 1000, 100000)
     lasp_teff_max: u.Quantity = schema.quantity("8500 K", "K", 1000, 100000)
-    outlier_fraction: float = schema.number(
-        0.02, 0, 1, doc="share of heavy-tailed Teff/log g/[Fe/H] errors"
+    lasp_trusted_teff_min: u.Quantity = schema.quantity(
+        "3500 K", "K", 1000, 100000,
+        "LASP's success chance falls linearly from here to lasp_teff_min (brief §5)",
     )
-    rv_outlier_fraction: float = schema.number(0.04, 0, 1, doc="share of heavy-tailed RV errors")
+    lasp_trusted_teff_max: u.Quantity = schema.quantity(
+        "7500 K", "K", 1000, 100000,
+        "LASP's success chance falls linearly from here to lasp_teff_max (brief §5)",
+    )
+    lasp_snr_zero: float = schema.number(
+        _LASP_SNR_ZERO, 0, 1000,
+        doc="nominal S/N of a star at which LASP's success chance is 0 (fitted with "
+            "lasp_snr_scale to the paper's 258,979 LASP spectra of 21,053 targets)",
+    )
+    lasp_snr_scale: float = schema.number(
+        _LASP_SNR_SCALE, 0.01, 1000,
+        doc="S/N scale τ of LASP's success chance 1 − exp(−(S/N★ − lasp_snr_zero)/τ), S/N★ "
+            "the star's nominal S/N on its fibre (fitted, see lasp_snr_zero)",
+    )
+    lasp_sb2_factor: float = schema.number(
+        0.5, 0, 1,
+        doc="success chance multiplier for double-lined binaries (q ≥ 0.8, P < 10⁴ d; "
+            "assumption)",
+    )
+    core_teff: tuple = _law(_CORE_TEFF, "K", "Teff")
+    core_logg: tuple = _law(_CORE_LOGG, "dex", "log g")
+    core_feh: tuple = _law(_CORE_FEH, "dex", "[Fe/H]")
+    core_rv: tuple = _law(_CORE_RV, "km/s", "the RVs (LASP and arm RVs)")
+    outlier_fraction: float = schema.number(
+        0.005, 0, 1,
+        doc="share of independent heavy-tailed Teff/log g/[Fe/H] errors (cosmic rays, bad "
+            "sky; small, assumption)",
+    )
+    rv_outlier_fraction: float = schema.number(
+        0.005, 0, 1, doc="share of independent heavy-tailed RV errors (assumption)"
+    )
     outlier_scale: float = schema.number(
-        10.0, 1, 1000, doc="outlier errors are this many σ_P(S/N) wide (Gaussian)"
+        10.0, 1, 1000, doc="tail errors are this many core σ_P(S/N) wide (Gaussian)"
     )
     rv_min_snr: float = schema.number(3.0, 0, 1000, doc="arm RVs (rv_b0, rv_r0) above this S/N")
-    lasp_error_scale: float = schema.number(1.0, 0, 100, doc="LASP error / σ_P(S/N)")
+    lasp_error_scale: float = schema.number(
+        1.0, 0, 100, doc="LASP error / Table 4 σ_P(S/N) (LASP's errors follow Table 4)"
+    )
     lasp_error_scatter: float = schema.number(
         0.15, 0, 3, doc="log-normal scatter of LASP's error estimates"
     )
@@ -382,6 +460,11 @@ class SNRConfig:
     zero_point_jitter: u.Quantity = schema.quantity(
         "0.1 km/s", "km/s", 0, 100, "extra per (spectrograph, exposure) RV offset"
     )
+    rv_absolute_offset: u.Quantity = schema.quantity(
+        "0.5 km/s", "km/s", -100, 100,
+        "constant added to every synthetic LAMOST RV: the MRS scale minus the true (and "
+        "the Gaia-like reference) scale, which only --reference-rv can remove (assumption)",
+    )
     alt_lamp_until: str = schema.text(
         "2018-12-01", "local nights before this ISO date may use the alternate arc lamp"
     )
@@ -390,24 +473,69 @@ class SNRConfig:
     )
     alt_lamp_offset: u.Quantity = schema.quantity("6.5 km/s", "km/s", -100, 100)
 
+    def __post_init__(self) -> None:
+        """Cross-field checks: LASP's Teff and S/N limits in order."""
+        lo, t_lo = self.lasp_teff_min.to_value(u.K), self.lasp_trusted_teff_min.to_value(u.K)
+        t_hi, hi = self.lasp_trusted_teff_max.to_value(u.K), self.lasp_teff_max.to_value(u.K)
+        if not lo <= t_lo < t_hi <= hi:
+            raise InputError("[snr] lasp_trusted_teff_min", str(self.lasp_trusted_teff_min),
+                             "lasp_teff_min <= lasp_trusted_teff_min < lasp_trusted_teff_max"
+                             " <= lasp_teff_max", "Teff limits out of order")
+        if self.lasp_low_snr_min > self.lasp_snr_min:
+            raise InputError("[snr] lasp_low_snr_min", self.lasp_low_snr_min,
+                             f"at most lasp_snr_min ({self.lasp_snr_min:g})")
+
 
 # ---- [population] -------------------------------------------------------------
 
+# Fitted defaults (tools/fit_synth.py, see the [snr] note):
+# * spectrograph_loss_fraction, blue_loss_fraction: method of moments on the paper's
+#   597,280 red and 568,372 blue spectra over the 743,356 object-exposures of the 272;
+# * dead_fibre_fraction: "about a fifth" (20 %) of the blue spectra with S/N < 2;
+# * variable_fraction: ~5 % of RV points beyond the reduction's final 6σ clip (secant
+#   steps within the core-law solve; 4.98 % reached).
+_DEAD_FIBRE_FRACTION = 0.1554
+_SPECTROGRAPH_LOSS_FRACTION = 0.1965
+_BLUE_LOSS_FRACTION = 0.0484
+_VARIABLE_FRACTION = 0.1031
+
+
 @dataclass(frozen=True)
 class PopulationConfig:
-    """Synthetic targets, binaries and fibres (scenario section ``[population]``)."""
+    """Synthetic targets, binaries and fibres (scenario section ``[population]``).
+
+    Used by :mod:`lkmrs_sched.synth.population` (stars), :mod:`lkmrs_sched.synth.fibres`
+    (fibres, sky, plates) and :mod:`lkmrs_sched.synth.exposures` (lost spectrograph arms,
+    engineering exposures).
+    """
 
     field_radius: u.Quantity = schema.quantity("2.5 deg", "deg", 0.1, 10)
-    pool_density: u.Quantity = schema.quantity(
-        "250 / deg2", "1 / deg2", 1, 5000, "candidate target stars per square degree"
+    ko_pool_density: u.Quantity = schema.quantity(
+        "200 / deg2", "1 / deg2", 1, 5000,
+        "candidate Kepler/K2-observed (KO) targets per square degree",
+    )
+    kno_pool_density: u.Quantity = schema.quantity(
+        "200 / deg2", "1 / deg2", 1, 5000,
+        "candidate KIC/EPIC stars not observed by Kepler/K2 (KNO) per square degree",
+    )
+    gaia_pool_density: u.Quantity = schema.quantity(
+        "10 / deg2", "1 / deg2", 0.1, 5000,
+        "candidate Gaia stars in neither KIC nor EPIC per square degree",
     )
     std_pool_density: u.Quantity = schema.quantity(
         "15 / deg2", "1 / deg2", 0.1, 5000, "candidate flux standards per square degree"
     )
-    mag_bright: float = schema.number(9.0, -2, 25, doc="brightest G selected")
+    mag_bright: float = schema.number(8.0, -2, 25, doc="brightest G selected (Table 1 targets)")
     mag_limit: float = schema.number(15.0, -2, 25, doc="G to which the selection is complete")
     mag_faint: float = schema.number(15.5, -2, 25, doc="faintest G (end of the tail)")
-    count_slope: float = schema.number(0.30, 0, 1, doc="dex per mag of the star counts")
+    ko_kepler_slope: float = schema.number(
+        0.35, 0, 1, doc="dex per mag of the Kepler-field KO magnitudes (Kepler targets)"
+    )
+    ko_k2_slope: float = schema.number(
+        0.20, 0, 1, doc="dex per mag of the K2-field KO magnitudes (K2 targets)"
+    )
+    kno_slope: float = schema.number(0.30, 0, 1, doc="dex per mag of the KNO magnitudes")
+    gaia_slope: float = schema.number(0.30, 0, 1, doc="dex per mag of the Gaia-fill magnitudes")
     faint_tail_fraction: float = schema.number(0.03, 0, 1, doc="share beyond mag_limit")
     giant_fraction: float = schema.number(0.35, 0, 1)
     hot_fraction: float = schema.number(0.03, 0, 1, doc="stars hotter than 8500 K")
@@ -421,13 +549,37 @@ class PopulationConfig:
     q_min: float = schema.number(0.1, 0.01, 1)
     twin_fraction: float = schema.number(0.05, 0, 1, doc="share of binaries with q > 0.95")
     circularization_period: u.Quantity = schema.quantity("12 d", "d", 0, 1e4)
-    no_catalogue_id_fraction: float = schema.number(
-        0.0025, 0, 1, doc="share of stars in neither KIC nor EPIC (Table 1: 135 of 54,285)"
+    variable_fraction: float = schema.number(
+        _VARIABLE_FRACTION, 0, 1,
+        doc="share of stars whose parameters and RV vary between epochs beyond the noise "
+            "(pulsators, spotted stars, composite spectra; fitted to the paper's ~5 % RV "
+            "points beyond the final clip)",
+    )
+    variable_scale_min: float = schema.number(
+        1.0, 0, 1e3, doc="smallest extra epoch scatter of a variable, in Table 4 σ at S/N 20"
+    )
+    variable_scale_max: float = schema.number(
+        30.0, 0, 1e3,
+        doc="largest extra epoch scatter of a variable, in Table 4 σ at S/N 20 "
+            "(log-uniform between the two)",
+    )
+    variable_parameter_factor: float = schema.number(
+        0.3, 0, 10,
+        doc="a variable's extra Teff/log g/[Fe/H] scatter relative to its RV scatter (both "
+            "in Table 4 σ at S/N 20; chosen, not fitted: RVs vary more than LASP's "
+            "parameters, as the paper's ~5 % RV and < 2 % parameter outliers say)",
     )
     n_spectrographs: int = schema.number(16, 1, 64, integer=True)
     fibres_per_spectrograph: int = schema.number(250, 1, 1000, integer=True)
-    sky_fibres_per_spectrograph: int = schema.number(20, 0, 1000, integer=True)
-    dead_fibre_fraction: float = schema.number(0.16, 0, 1, doc="fibres with ~no light")
+    sky_fibres_per_spectrograph: int = schema.number(
+        20, 0, 1000, integer=True,
+        doc="at least this many sky fibres per spectrograph; every fibre not given to a "
+            "Table 1 object is a sky fibre (4000 − n_total per plate)",
+    )
+    dead_fibre_fraction: float = schema.number(
+        _DEAD_FIBRE_FRACTION, 0, 1,
+        doc="fibres with ~no light (fitted to the paper's fifth of spectra with S/N < 2)",
+    )
     weak_fibre_fraction: float = schema.number(
         0.09, 0, 1, doc="inefficient fibres, throughput log-uniform in 0.01–0.3"
     )
@@ -440,9 +592,24 @@ class PopulationConfig:
     fibre_jitter: float = schema.number(
         0.12, 0, 2, doc="log-normal per-exposure throughput scatter (fibre positioning)"
     )
+    spectrograph_loss_fraction: float = schema.number(
+        _SPECTROGRAPH_LOSS_FRACTION, 0, 1,
+        doc="share of (spectrograph, exposure) units with no spectra in the catalogue, "
+            "either arm (fitted to the paper's 597,280 red spectra)",
+    )
+    blue_loss_fraction: float = schema.number(
+        _BLUE_LOSS_FRACTION, 0, 1,
+        doc="share of the remaining units whose blue arm alone is missing (fitted to the "
+            "paper's 568,372 blue spectra)",
+    )
+    engineering_exposures: str = schema.path(
+        "../tables/engineering_exposures.csv",
+        "CSV of the engineering exposures (K1a1 May-2018 test, K02 test plates) that "
+        "synth adds to a log's epochs; empty: none",
+    )
 
     def __post_init__(self) -> None:
-        """Cross-field checks: magnitude limits in order, shares at most 1, sky fibres."""
+        """Cross-field checks: magnitude limits in order, shares at most 1, variables."""
         if not self.mag_bright < self.mag_limit <= self.mag_faint:
             raise InputError(
                 "[population] mag_limit",
@@ -464,3 +631,6 @@ class PopulationConfig:
             raise InputError("[population] sky_fibres_per_spectrograph",
                              self.sky_fibres_per_spectrograph,
                              f"fewer than fibres_per_spectrograph ({self.fibres_per_spectrograph})")
+        if self.variable_scale_min > self.variable_scale_max:
+            raise InputError("[population] variable_scale_max", self.variable_scale_max,
+                             f"at least variable_scale_min ({self.variable_scale_min:g})")

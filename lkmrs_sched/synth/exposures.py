@@ -16,16 +16,32 @@ Random streams
 
 The per-exposure stream (:func:`exposure_noise`) is drawn in a fixed order
     one uniform (cloud extinction of the exposure), one normal per spectrograph (its
-    zero-point jitter), :data:`NORMAL_ROWS` × n normals and :data:`UNIFORM_ROWS` × n
-    uniforms for the plate's n objects. Row 0 of the normals is the fibre's throughput
-    jitter; :func:`lkmrs_sched.synth.synth.measure` uses the others. Drawing fewer rows
-    gives the same leading rows (NumPy fills arrays in order), which the fast path uses.
+    zero-point jitter), two uniforms per spectrograph (lost arms, below),
+    :data:`NORMAL_ROWS` × n normals and :data:`UNIFORM_ROWS` × n uniforms for the plate's
+    n objects. Row 0 of the normals is the fibre's throughput jitter;
+    :func:`lkmrs_sched.synth.synth.measure` uses the others. Drawing fewer rows gives the
+    same leading rows (NumPy fills arrays in order), which the fast path uses.
+
+Lost spectrograph arms
+    Not every spectrum reaches the catalogue: the paper's year-1 totals (568,372 blue and
+    597,280 red spectra, brief §8) are ~2,100–2,200 per exposure against ~2,700 objects
+    on a plate. A (spectrograph, exposure) unit has no spectra in either arm with chance
+    ``[population] spectrograph_loss_fraction`` and, otherwise, none in the blue arm with
+    chance ``blue_loss_fraction`` (:attr:`ExposureBlock.catalogued`). Synth leaves those
+    rows out; the fast path must not count them either.
+
+Engineering exposures
+    :func:`with_engineering` adds the exposures that are not LK-MRS survey time but gave
+    the stars epochs (``[population] engineering_exposures``, by default the packaged
+    ``tables/engineering_exposures.csv``: the K1a1 May-2018 test plate and the four K02
+    test plates, brief §4), with their plates.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -33,7 +49,7 @@ from astropy.table import Table
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.timeconv import iso_date_to_mjd
 from lkmrs_sched.sky.footprints import PlateSet
-from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue
+from lkmrs_sched.synth.fibres import STATUS_DEAD, Catalogue, PlateLayouts
 from lkmrs_sched.synth.snr import Conditions, SNRLike
 
 #: Spawn-key head of every synthesis stream ("SYN").
@@ -83,6 +99,8 @@ class ExposureNoise:
         Uniform of the exposure's cloud extinction.
     zp_z : ndarray, shape (n_e, n_sp)
         Normal of each spectrograph's zero-point jitter.
+    unit_u : ndarray, shape (n_e, n_sp, 2)
+        Uniforms of each spectrograph's lost arms (both; blue only).
     zs : ndarray, shape (normal_rows, n_e, n)
         Normals per object (row 0: fibre throughput jitter).
     us : ndarray, shape (uniform_rows, n_e, n)
@@ -91,6 +109,7 @@ class ExposureNoise:
 
     cloud_u: np.ndarray
     zp_z: np.ndarray
+    unit_u: np.ndarray
     zs: np.ndarray
     us: np.ndarray
 
@@ -118,15 +137,17 @@ def exposure_noise(
     n_e = len(lmjm)
     cloud_u = np.empty(n_e)
     zp_z = np.empty((n_e, n_sp))
+    unit_u = np.empty((n_e, n_sp, 2))
     zs = np.empty((normal_rows, n_e, n))
     us = np.empty((uniform_rows, n_e, n))
     for j in range(n_e):
         rng = np.random.default_rng(stream_seed(seed, NOISE, int(plan_keys[j]), int(lmjm[j])))
         cloud_u[j] = rng.random()
         zp_z[j] = rng.standard_normal(n_sp)
+        unit_u[j] = rng.random((n_sp, 2))
         zs[:, j] = rng.standard_normal((normal_rows, n))
         us[:, j] = rng.random((uniform_rows, n))
-    return ExposureNoise(cloud_u, zp_z, zs, us)
+    return ExposureNoise(cloud_u, zp_z, unit_u, zs, us)
 
 
 # --- nights ---------------------------------------------------------------------------
@@ -282,6 +303,34 @@ def jittered_throughput(cat: Catalogue, rows: np.ndarray, z: np.ndarray,
     return cat.fibres.throughput[spid0, fib0][None, :] * np.exp(jitter * z - 0.5 * jitter**2)
 
 
+def catalogued_spectra(cat: Catalogue, rows: np.ndarray, unit_u: np.ndarray, cfg
+                       ) -> dict[str, np.ndarray]:
+    """Which spectra of ``rows`` reach the catalogue, per arm, shape (n_e, n) each.
+
+    ``unit_u`` are :attr:`ExposureNoise.unit_u`; ``cfg`` the ``[population]`` section
+    (``spectrograph_loss_fraction``, ``blue_loss_fraction``; module docstring).
+    """
+    spid0, _ = fibre_indices(cat, rows)
+    lost = unit_u[..., 0] < cfg.spectrograph_loss_fraction
+    lost_blue = lost | (unit_u[..., 1] < cfg.blue_loss_fraction)
+    return {"blue": ~lost_blue[:, spid0], "red": ~lost[:, spid0]}
+
+
+def nominal_snr(model: SNRLike, cat: Catalogue, rows: np.ndarray, cfg) -> np.ndarray:
+    """Blue S/N of the objects ``rows`` on their fibres at the nominal conditions, (n,).
+
+    The star's magnitude and Teff, its fibre's throughput and its spectrograph's blue
+    efficiency, no jitter; ``cfg`` the ``[snr]`` section (its nominal conditions). How
+    good a star's spectra typically are (LASP's success depends on it).
+    """
+    spid0, fib0 = fibre_indices(cat, rows)
+    st = cat.star[rows]
+    thr = cat.fibres.throughput[spid0, fib0] * cat.fibres.arm_efficiency[spid0, ARM_INDEX[
+        "blue"]]
+    return np.asarray(model.snr("blue", cat.stars.gmag[st], Conditions.nominal(cfg),
+                                cat.stars.teff[st], thr), float)
+
+
 def arm_snr(model: SNRLike, arm: str, cat: Catalogue, rows: np.ndarray, cond: Conditions,
             throughput: np.ndarray) -> np.ndarray:
     """S/N of one arm for the objects ``rows`` in the exposures of ``cond``, (n_e, n)."""
@@ -309,12 +358,16 @@ class ExposureBlock:
         Jittered fibre throughput.
     snr : dict of str to ndarray, shape (n_e, n)
         S/N per arm asked for.
+    catalogued : dict of str to ndarray of bool, shape (n_e, n)
+        Per arm asked for: the spectrum is in the catalogue (its spectrograph arm was not
+        lost, :func:`catalogued_spectra`). Synth writes only these rows.
     """
 
     noise: ExposureNoise
     transparency: np.ndarray
     throughput: np.ndarray
     snr: dict[str, np.ndarray]
+    catalogued: dict[str, np.ndarray]
 
 
 def exposure_block(
@@ -357,5 +410,182 @@ def exposure_block(
     tr = exposure_transparency(lk, e_idx, scenario.snr, cloud_night, noise.cloud_u)
     cond = exposure_conditions(lk, e_idx, tr)
     thr = jittered_throughput(cat, rows, noise.zs[0], scenario.population.fibre_jitter)
+    kept = catalogued_spectra(cat, rows, noise.unit_u, scenario.population)
     return ExposureBlock(noise, tr, thr,
-                         {arm: arm_snr(model, arm, cat, rows, cond, thr) for arm in arms})
+                         {arm: arm_snr(model, arm, cat, rows, cond, thr) for arm in arms},
+                         {arm: kept[arm] for arm in arms})
+
+
+# --- engineering exposures ------------------------------------------------------------
+
+#: Columns of the engineering-exposures CSV (one row per exposure; conditions at
+#: mid-exposure as in the obslog ``exposures`` table).
+ENGINEERING_COLUMNS = (
+    "plan_id", "plate_name", "twin_plate", "fibres", "night", "start_mjd", "exptime_s",
+    "seeing_arcsec", "airmass", "hour_angle_h", "moon_illumination", "moon_separation_deg",
+    "moon_altitude_deg",
+)
+#: Exposure ID of the first engineering exposure (then one up per CSV row).
+ENGINEERING_ID0 = 9_000_001
+
+
+def engineering_path(scenario) -> Path | None:
+    """The engineering-exposures CSV of a scenario (None when the key is empty).
+
+    A relative path is resolved beside the scenario; if no such file exists there, the
+    packaged table of the same name is used (so scenarios kept in any folder find it).
+    """
+    value = scenario.population.engineering_exposures.strip()
+    if not value:
+        return None
+    p = scenario.path(value)
+    if not p.is_file():
+        from lkmrs_sched.core.resources import TABLES
+
+        packaged = TABLES / Path(value).name
+        p = packaged if packaged.is_file() else p
+    return p
+
+
+def read_engineering(path: str | Path) -> Table:
+    """Read and check an engineering-exposures CSV (:data:`ENGINEERING_COLUMNS`).
+
+    Raises
+    ------
+    InputError
+        Naming the file, line and column of a missing column or a bad value.
+    """
+    import csv
+
+    p = Path(path)
+    try:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise InputError(f"[population] engineering_exposures {p}", ..., "a readable CSV",
+                         exc.strerror or "unreadable") from None
+    header = list(rows[0]) if rows else []
+    missing = [c for c in ENGINEERING_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{p}: header", header, "columns " + ", ".join(ENGINEERING_COLUMNS),
+                         "missing column(s) " + ", ".join(missing))
+    text = ("plan_id", "plate_name", "twin_plate", "fibres", "night")
+    out: dict[str, list] = {c: [] for c in ENGINEERING_COLUMNS}
+    for i, row in enumerate(rows, start=2):
+        for c in ENGINEERING_COLUMNS:
+            raw = (row[c] or "").strip()
+            if c in text:
+                out[c].append(raw)
+                continue
+            try:
+                out[c].append(float(raw))
+            except ValueError:
+                raise InputError(f"{p}: line {i} {c}", raw, "a number") from None
+        if out["fibres"][-1] not in ("same", "own"):
+            raise InputError(f"{p}: line {i} fibres", out["fibres"][-1], "'same' or 'own'")
+        iso_date_mjd(np.array([out["night"][-1]]), f"{p}: line {i} night")
+    t = Table({c: np.array(v, dtype=str if c in text else float) for c, v in out.items()})
+    t.meta["source"] = str(p)
+    return t
+
+
+def engineering_plates(eng: Table, plates: PlateSet) -> tuple[PlateSet, PlateLayouts]:
+    """The test plates of ``eng`` (centre and Table 1 counts of their twin survey plate).
+
+    Returns
+    -------
+    PlateSet
+        One plate per distinct ``plan_id`` (in first-seen order).
+    PlateLayouts
+        ``fibres = "same"``: the twin's configuration (its stars on its fibres);
+        ``"own"``: other fibre assignments, i.e. its own target draw (the same classes
+        and counts from the same candidate pools, so partly the twin's stars) on its own
+        fibres.
+
+    Raises
+    ------
+    InputError
+        A ``twin_plate`` that is not a plate of ``plates``.
+    """
+    where = eng.meta.get("source", "engineering exposures")
+    plan = np.asarray(eng["plan_id"]).astype(str)
+    _, first = np.unique(plan, return_index=True)
+    first = np.sort(first)
+    twins = []
+    for i in first.tolist():
+        name = str(eng["twin_plate"][i])
+        if name not in set(plates.plate_name.tolist()):
+            raise InputError(f"{where}: twin_plate", name,
+                             "a plate of the plate set: " + ", ".join(plates.plate_name),
+                             "unknown plate")
+        twins.append(plates.index(name))
+    t = plates.subset(twins)
+    test = PlateSet(plan[first], np.asarray(eng["plate_name"]).astype(str)[first], t.project,
+                    t.field, t.ra_deg, t.dec_deg, dict(t.counts))
+    same = np.asarray(eng["fibres"]).astype(str)[first] == "same"
+    return test, PlateLayouts(np.where(same, t.plan_id, test.plan_id), ~same)
+
+
+def with_engineering(exposures: Table, plates: PlateSet, scenario
+                     ) -> tuple[Table, PlateSet, PlateLayouts]:
+    """A log's exposures plus the engineering exposures up to its last night.
+
+    The engineering rows (:func:`read_engineering` of :func:`engineering_path`) become
+    LK-MRS rows of their test plates with ``exposure_id`` from :data:`ENGINEERING_ID0`
+    and an ``engineering`` column (True; False on the log's rows). They give stars
+    epochs but no LK-MRS time (the log's ledger is not touched). Columns of the log that
+    the CSV lacks get zeros / empty strings (``transparency``: the nominal value).
+
+    Returns
+    -------
+    exposures : Table
+        The log's rows, then the engineering rows with night ≤ the log's last night.
+    plates : PlateSet
+        ``plates`` followed by the test plates.
+    layouts : PlateLayouts
+        For :func:`lkmrs_sched.synth.fibres.build_catalogue`.
+
+    Raises
+    ------
+    InputError
+        An unreadable CSV, unknown twin plates or exposure IDs that collide.
+    """
+    from lkmrs_sched.core.timeconv import mjd_to_lmjm
+
+    path = engineering_path(scenario)
+    out = exposures.copy(copy_data=False)
+    out["engineering"] = np.zeros(len(out), bool)
+    if path is None or len(exposures) == 0:
+        return out, plates, PlateLayouts.survey(plates)
+    eng = read_engineering(path)
+    last = max(np.asarray(exposures["night"]).astype(str).tolist())
+    eng = eng[np.asarray(eng["night"]).astype(str) <= last]
+    test, layouts = engineering_plates(eng, plates)
+    all_plates = PlateSet.concat([plates, test])
+    ids = ENGINEERING_ID0 + np.arange(len(eng))
+    if "exposure_id" in out.colnames and np.isin(ids, np.asarray(out["exposure_id"])).any():
+        raise InputError(f"{path}: exposure_id", int(ids[0]),
+                         f"log exposure IDs below {ENGINEERING_ID0}", "IDs collide")
+    start = np.asarray(eng["start_mjd"], float)
+    given = {"exposure_id": ids, "programme": "TD", "project": "LK-MRS",
+             "plan_id": eng["plan_id"], "plate_name": eng["plate_name"], "night": eng["night"],
+             "start_mjd": start, "lmjm": mjd_to_lmjm(start), "engineering": True,
+             "transparency": scenario.snr.nominal_transparency, "time_estimated": 1,
+             **{c: eng[c] for c in ENGINEERING_COLUMNS[6:]}, "exptime_s": eng["exptime_s"]}
+    if "start_utc" in out.colnames:
+        from lkmrs_sched.core.timeconv import iso_times
+
+        given["start_utc"] = iso_times(start)
+    add = Table()
+    for c in out.colnames:
+        col = np.asarray(out[c])
+        value = np.broadcast_to(np.asarray(given.get(c, "" if col.dtype.kind in "SU" else 0)),
+                                (len(eng),))
+        # Strings keep their kind at their own width (vstack widens the column).
+        add[c] = value.astype({"S": "S", "U": str}.get(col.dtype.kind, col.dtype))
+    from astropy.table import vstack
+
+    survey = PlateLayouts.survey(plates)
+    both = PlateLayouts(np.concatenate([survey.assignment_ids, layouts.assignment_ids]),
+                        np.concatenate([survey.own_targets, layouts.own_targets]))
+    return vstack([out, add], join_type="exact", metadata_conflicts="silent"), all_plates, both

@@ -8,11 +8,15 @@ carries almost no light (0–0.005). Each spectrograph arm also has its own effi
 With the default shares, about a fifth of all spectra end up with S/N < 2 (brief §5).
 
 A plate (:func:`build_catalogue`) takes its targets and flux standards from
-:mod:`lkmrs_sched.synth.population`, cuts the field into ``n_spectrographs`` azimuthal sectors
-of equal object count (each LAMOST spectrograph serves one region of the focal plane),
-and gives each object a fibre of its sector's spectrograph at random; ``sky_fibres``
-fibres per spectrograph go to sky. The assignment is drawn from a stream keyed by the
-plan ID, so a target keeps its fibre at every epoch of its plate.
+:mod:`lkmrs_sched.synth.population`, class by class with Table 1's counts (KO, KNO,
+not in KIC/EPIC; flux standards among the KNO), cuts the field into ``n_spectrographs``
+azimuthal sectors of equal object count (each LAMOST spectrograph serves one region of the
+focal plane), and gives each object a fibre of its sector's spectrograph at random; every
+other fibre of the spectrograph goes to sky (Table 1: 4000 fibres, n_total objects, the
+rest sky), at least ``sky_fibres_per_spectrograph`` of them. The assignment is drawn from
+a stream keyed by the plan ID (or by the plan ID given in ``assignment_ids``: a test
+plate that reused a survey plate's configuration), so a target keeps its fibre at every
+epoch of its plate.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ import numpy as np
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.population import (
-    KIND_STD,
-    KIND_TARGET,
+    POOL_GAIA,
+    POOL_KNO,
+    POOL_KO,
+    POOL_STD,
     PopulationConfig,
     Stars,
     select_stars,
@@ -76,6 +82,30 @@ def draw_fibres(cfg: PopulationConfig, seed: np.random.SeedSequence) -> FibreSet
     thr = np.select([status == STATUS_DEAD, status == STATUS_WEAK], [dead, weak], healthy)
     arm = np.exp(cfg.spectrograph_sigma * rng.standard_normal((cfg.n_spectrographs, 2)))
     return FibreSet(thr, status, arm)
+
+
+@dataclass(frozen=True)
+class PlateLayouts:
+    """How each plate of a plate set chose its objects and fibres (default: its own).
+
+    Attributes
+    ----------
+    assignment_ids : ndarray of str
+        Per plate, the plan ID whose fibre-assignment stream it uses: its own, or a survey
+        plate's whose configuration it reused (then it also has that plate's stars).
+    own_targets : ndarray of bool
+        Per plate, whether it drew its own targets from the candidate pools
+        (:func:`lkmrs_sched.synth.population.own_rank`) instead of the survey selection
+        shared by all plates (a test plate with other fibre assignments).
+    """
+
+    assignment_ids: np.ndarray
+    own_targets: np.ndarray
+
+    @classmethod
+    def survey(cls, plates: PlateSet) -> PlateLayouts:
+        """Every plate its own fibres and the shared selection."""
+        return cls(np.asarray(plates.plan_id).copy(), np.zeros(len(plates), bool))
 
 
 @dataclass(frozen=True)
@@ -132,17 +162,17 @@ def assign_fibres(
     spid, fiberid : ndarray of int16
         Per object (1-based).
     sky_spid, sky_fiberid : ndarray of int16
-        Per sky fibre.
+        Per sky fibre: every fibre without an object.
 
     Raises
     ------
     InputError
-        If the plate has more objects than non-sky fibres.
+        If a spectrograph would keep fewer than ``sky_fibres_per_spectrograph`` sky fibres.
     """
     n = len(ra_deg)
     n_spec, n_fib = cfg.n_spectrographs, cfg.fibres_per_spectrograph
     n_sky = cfg.sky_fibres_per_spectrograph
-    if n > n_spec * (n_fib - n_sky):
+    if -(-n // n_spec) > n_fib - n_sky:
         raise InputError(
             f"{where} n_target + n_flux_std", n,
             f"at most {n_spec * (n_fib - n_sky)} (fibres minus sky fibres)", "too many objects",
@@ -156,11 +186,66 @@ def assign_fibres(
     sky_spid, sky_fib = [], []
     for s, members in enumerate(np.array_split(order, n_spec)):
         perm = rng.permutation(n_fib).astype(np.int16) + 1
-        sky_spid.append(np.full(n_sky, s + 1, np.int16))
-        sky_fib.append(perm[:n_sky])
         spid[members] = s + 1
-        fiberid[members] = perm[n_sky : n_sky + len(members)]
+        fiberid[members] = perm[:len(members)]
+        sky = np.sort(perm[len(members):])
+        sky_spid.append(np.full(len(sky), s + 1, np.int16))
+        sky_fib.append(sky)
     return spid, fiberid, np.concatenate(sky_spid), np.concatenate(sky_fib)
+
+
+def class_counts(plates: PlateSet, p: int, where: str = "plates") -> dict[int, int]:
+    """Objects of each candidate pool on plate ``p`` from its Table 1 counts.
+
+    KO = ``n_kepler_observed``, KNO targets = ``n_kepler_not_observed`` − ``n_flux_std``,
+    Gaia fill = ``n_not_in_kic_epic``, standards = ``n_flux_std``; a plate file without
+    the class columns gives every target to the KNO pool.
+
+    Raises
+    ------
+    InputError
+        Missing ``n_target``/``n_flux_std``, or class counts that do not add up to
+        ``n_target + n_flux_std`` (or leave fewer KNO than flux standards).
+    """
+    c = plates.counts
+    for key in ("n_target", "n_flux_std"):
+        if key not in c:
+            raise InputError(where, ..., f"a plate file with a {key} column (Table 1)",
+                             f"missing {key}")
+    n_t, n_s = int(c["n_target"][p]), int(c["n_flux_std"][p])
+    keys = ("n_kepler_observed", "n_kepler_not_observed", "n_not_in_kic_epic")
+    if not all(k in c for k in keys):
+        return {POOL_KO: 0, POOL_KNO: n_t, POOL_GAIA: 0, POOL_STD: n_s}
+    ko, kno, gaia = (int(c[k][p]) for k in keys)
+    if ko + kno + gaia != n_t + n_s or kno < n_s:
+        raise InputError(f"{where}: plate {plates.plate_name[p]} n_kepler_observed",
+                         [ko, kno, gaia], f"KO + KNO + not-in-KIC/EPIC = n_target + n_flux_std"
+                         f" = {n_t + n_s}, KNO >= n_flux_std", "Table 1 counts disagree")
+    return {POOL_KO: ko, POOL_KNO: kno - n_s, POOL_GAIA: gaia, POOL_STD: n_s}
+
+
+def _plate_objects(plates: PlateSet, p: int, cfg: PopulationConfig,
+                   seed: np.random.SeedSequence, cache: dict, own: bool) -> Stars:
+    """The objects of plate ``p``, pool by pool (KO, KNO, Gaia fill, flux standards)."""
+    centre = (float(plates.ra_deg[p]), float(plates.dec_deg[p]))
+    name = f"plate {plates.plate_name[p]}"
+    counts = class_counts(plates, p)
+    key = zlib.crc32(str(plates.plan_id[p]).encode()) if own else None
+    return Stars.concat([select_stars(*centre, counts[pool], pool, cfg, seed, cache, name, key)
+                         for pool in (POOL_KO, POOL_KNO, POOL_GAIA, POOL_STD)])
+
+
+def _star_index(gp_id: np.ndarray, uniq: dict[int, int], n_stars: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Star index of each object (``uniq`` maps gp_id to it, updated) and the new ones."""
+    idx = np.empty(len(gp_id), np.int64)
+    new = []
+    for i, g in enumerate(gp_id.tolist()):
+        if g not in uniq:
+            uniq[g] = n_stars + len(new)
+            new.append(i)
+        idx[i] = uniq[g]
+    return idx, np.array(new, np.int64)
 
 
 def build_catalogue(
@@ -168,26 +253,32 @@ def build_catalogue(
     cfg: PopulationConfig,
     seed: np.random.SeedSequence,
     where: str = "[population]",
+    layouts: PlateLayouts | None = None,
 ) -> Catalogue:
     """Targets and flux standards of every plate, with their fibres.
 
     Parameters
     ----------
     plates : PlateSet
-        Needs ``counts['n_target']`` and ``counts['n_flux_std']`` (Table 1).
+        Needs ``counts['n_target']`` and ``counts['n_flux_std']`` (Table 1), and the
+        class counts ``n_kepler_observed, n_kepler_not_observed, n_not_in_kic_epic``
+        (without them every target is a KNO star).
     cfg : PopulationConfig
     seed : SeedSequence
         The synthesis seed; streams are spawned from it by cell, plate and purpose.
+    layouts : PlateLayouts, optional
+        Test plates that reused a survey plate's configuration or drew their own targets
+        (:func:`lkmrs_sched.synth.exposures.with_engineering`); default
+        :meth:`PlateLayouts.survey`.
 
     Raises
     ------
     InputError
         Missing Table 1 counts, inconsistent settings, too few candidates or fibres.
     """
-    for key in ("n_target", "n_flux_std"):
-        if key not in plates.counts:
-            raise InputError("plates", ..., f"a plate file with a {key} column (Table 1)",
-                             f"missing {key}")
+    for p in range(len(plates)):
+        class_counts(plates, p, where)
+    layouts = layouts or PlateLayouts.survey(plates)
     cache: dict = {}
     uniq: dict[int, int] = {}
     star_parts: list[Stars] = []
@@ -197,22 +288,11 @@ def build_catalogue(
     for p in range(len(plates)):
         centre = (float(plates.ra_deg[p]), float(plates.dec_deg[p]))
         name = f"plate {plates.plate_name[p]}"
-        objs = Stars.concat([
-            select_stars(*centre, int(plates.counts["n_target"][p]), KIND_TARGET, cfg, seed,
-                         cache, name),
-            select_stars(*centre, int(plates.counts["n_flux_std"][p]), KIND_STD, cfg, seed,
-                         cache, name),
-        ])
-        idx = np.empty(len(objs), np.int64)
-        new = []
-        for i, g in enumerate(objs.gp_id.tolist()):
-            if g not in uniq:
-                uniq[g] = n_stars + len(new)
-                new.append(i)
-            idx[i] = uniq[g]
+        objs = _plate_objects(plates, p, cfg, seed, cache, bool(layouts.own_targets[p]))
+        idx, new = _star_index(objs.gp_id, uniq, n_stars)
         n_stars += len(new)
-        star_parts.append(objs.take(np.array(new, np.int64)))
-        key = zlib.crc32(str(plates.plan_id[p]).encode())
+        star_parts.append(objs.take(new))
+        key = zlib.crc32(str(layouts.assignment_ids[p]).encode())
         rng = np.random.default_rng(
             np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, ASSIGN, key))
         )

@@ -112,7 +112,8 @@ class PlateSNR:
     snr : ndarray, shape (n_exp, n_obj)
         Blue-arm S/N (float64, as synth computes it before storing it as float32).
     usable : ndarray of bool, shape (n_exp, n_obj)
-        Not flagged ``bad_b``: fibre not dead and S/N ≥ 1.
+        In synth's table and not flagged ``bad_b``: blue arm not lost, fibre not dead and
+        S/N ≥ 1.
     good : ndarray of bool, shape (n_exp, n_obj)
         Usable and float32(S/N) > 10.
     """
@@ -263,10 +264,12 @@ def plate_snr(
         e_idx = np.flatnonzero(plate_of == p)
         rows = cat.rows_of(p)
         # synth's per-exposure streams, up to the first row of normals (the fibre jitter).
-        snr = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
-                             arms=("blue",), normal_rows=1, uniform_rows=0).snr["blue"]
+        blk = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
+                             arms=("blue",), normal_rows=1, uniform_rows=0)
+        snr = blk.snr["blue"]
         dead = dead_fibres(cat, rows)[None, :]
-        usable = ~dead & ~(snr < 1)
+        # Spectra of lost spectrograph arms are not in synth's table (synth.exposures).
+        usable = ~dead & ~(snr < 1) & blk.catalogued["blue"]
         good = usable & (snr.astype(np.float32) > np.float32(SNR_GOOD))
         out.append(PlateSNR(p, e_idx, rows, mid[e_idx], snr, usable, good))
     return out

@@ -13,13 +13,30 @@ and one set of properties on every plate that holds it:
    ``n_target`` (``n_flux_std``) of lowest rank (Table 1). Thresholds nest, so two
    overlapping plates share the stars of the overlap that both select.
 
-Magnitudes (assumption, documented here and in the report). The input catalogue is
-magnitude limited: differential star counts rise as dN/dG ∝ 10^(α G) with α ≈ 0.3
-dex/mag at the moderate Galactic latitudes of the fields, the selection takes stars from
-``mag_bright`` (9, fibre-crosstalk limit) to ``mag_limit`` (15), and a share
-``faint_tail_fraction`` (3 %) comes from a tail to ``mag_faint`` (15.5) whose density
-falls linearly to zero (KIC/EPIC targets whose Kepler magnitude was brighter than their
-G). The median is G ≈ 14.
+Input catalogue (Table 1 and assumptions). Every candidate belongs to one pool, and so
+to one priority class of the LK-MRS input catalogue: Kepler/K2-observed targets (KO,
+``CLASS_KO``), stars in KIC/EPIC not observed by Kepler/K2 (KNO), Gaia stars in neither
+(the fill), and flux standards (counted among the KNO: Table 1's KO + KNO + not-in-catalogue
+add up to n_target + n_flux_std). A plate takes, per pool, Table 1's number of that class
+(``n_kepler_observed``; ``n_kepler_not_observed`` − ``n_flux_std``; ``n_not_in_kic_epic``;
+``n_flux_std``), so the magnitude mixture differs by plate as the class counts do.
+
+Magnitudes (assumption, documented here and in the README). Each class has its own
+truncated exponential dN/dG ∝ 10^(α G) from ``mag_bright`` (8, the bright end of the
+targets) to ``mag_limit`` (15) plus a share ``faint_tail_fraction`` (3 %) in a tail to
+``mag_faint`` (15.5) whose density falls linearly to zero (KIC/EPIC targets whose Kepler
+magnitude was brighter than their G): KO in the Kepler field (Dec > 30°) follow the
+Kepler target list, steep (α = ``ko_kepler_slope``, 0.35: a magnitude-limited planet
+search); KO in the K2 fields follow the K2 guest-observer targets, with many bright stars
+(α = ``ko_k2_slope``, 0.20); KNO and the Gaia fill follow field star counts at moderate
+Galactic latitude (α = 0.30). Flux standards are F dwarfs of G 10.5–14.
+
+Variables and LASP. A share ``variable_fraction`` of the stars vary between epochs beyond
+the measurement noise (pulsators, spotted stars, composite spectra): their parameters and
+RV get an extra epoch scatter of ``variable_scale`` times Table 4's σ at S/N 20,
+log-uniform between ``variable_scale_min`` and ``variable_scale_max``. Every star also
+carries a uniform ``lasp_u``, its own LASP difficulty (see
+:func:`lkmrs_sched.synth.synth.lasp_success`).
 
 Stellar parameters (brief §5): a mixture of dwarfs (Teff ~ N(5800, 650) K, log g ≈ 4.2
 falling with Teff) and giants (``giant_fraction``, Teff ~ N(4800, 300) K, log g ≈ 2.5
@@ -50,7 +67,21 @@ from lkmrs_sched.core.sections import PopulationConfig
 
 #: Spawn-key head of every population stream ("POP").
 POPULATION = 0x504F50
+#: Object kinds (``Stars.kind``): science target or flux standard.
 KIND_TARGET, KIND_STD = 0, 1
+#: Input-catalogue classes (``Stars.cclass``): Kepler/K2-observed, in KIC/EPIC but not
+#: observed, in neither (Gaia fill).
+CLASS_KO, CLASS_KNO, CLASS_GAIA = 0, 1, 2
+CLASS_NAMES = ("KO", "KNO", "Gaia")
+#: Candidate pools (each with its own cell streams): KO targets, flux standards, KNO
+#: targets, Gaia-fill targets; their kind and class.
+POOL_KO, POOL_STD, POOL_KNO, POOL_GAIA = 0, 1, 2, 3
+POOL_KIND = np.array([KIND_TARGET, KIND_STD, KIND_TARGET, KIND_TARGET], np.int8)
+POOL_CLASS = np.array([CLASS_KO, CLASS_KNO, CLASS_KNO, CLASS_GAIA], np.int8)
+POOL_DENSITY_KEY = ("ko_pool_density", "std_pool_density", "kno_pool_density",
+                    "gaia_pool_density")
+#: KO stars north of this Dec are Kepler-field targets (the K2 fields lie below +26°).
+KEPLER_FIELD_MIN_DEC = 30.0
 CELL_DEG = 1.0
 EPOCH_MJD = 58000.0
 #: K [km/s] = K_CONST · M2 sin i / (M1 + M2)^(2/3) / P[d]^(1/3) / sqrt(1 − e²), masses in Msun.
@@ -96,8 +127,8 @@ def cells_near(ra_deg: float, dec_deg: float, radius_deg: float) -> list[tuple[i
 # stream; the functions below turn them into properties (one row of deviates per purpose),
 # so properties are computed only for the stars a plate selects.
 
-N_UNIFORM, N_NORMAL = 18, 5
-_U_POS, _U_RANK, _U_MAG, _U_PAR, _U_BIN, _U_ID = 0, 2, 3, 6, 9, 17
+N_UNIFORM, N_NORMAL = 20, 5
+_U_POS, _U_RANK, _U_MAG, _U_PAR, _U_BIN, _U_VAR, _U_LASP = 0, 2, 3, 6, 9, 17, 19
 
 
 def _truncnorm(uu: np.ndarray, mean: np.ndarray, sigma: float, lo: np.ndarray,
@@ -110,17 +141,42 @@ def _truncnorm(uu: np.ndarray, mean: np.ndarray, sigma: float, lo: np.ndarray,
     return np.clip(mean + sigma * ndtri(p), lo, hi)
 
 
-def draw_magnitudes(uu: np.ndarray, cfg: PopulationConfig) -> np.ndarray:
-    """Gaia G of input-catalogue targets from uniforms ``uu`` (3, n) (module docstring), mag."""
-    a = cfg.count_slope * np.log(10.0)
+def magnitude_slope(cclass: np.ndarray, dec_deg: np.ndarray, cfg: PopulationConfig
+                    ) -> np.ndarray:
+    """Counts slope α (dex per mag) of each star's class (module docstring)."""
+    ko = np.where(np.asarray(dec_deg) > KEPLER_FIELD_MIN_DEC, cfg.ko_kepler_slope,
+                  cfg.ko_k2_slope)
+    return np.select([cclass == CLASS_KO, cclass == CLASS_KNO], [ko, cfg.kno_slope],
+                     cfg.gaia_slope)
+
+
+def draw_magnitudes(uu: np.ndarray, slope: np.ndarray | float, cfg: PopulationConfig
+                    ) -> np.ndarray:
+    """Gaia G of input-catalogue targets from uniforms ``uu`` (3, n) (module docstring), mag.
+
+    ``slope`` is α of dN/dG ∝ 10^(α G), dex per mag, per star or for all.
+    """
+    a = np.broadcast_to(np.asarray(slope, float) * np.log(10.0), uu[0].shape)
     lo, hi = cfg.mag_bright, cfg.mag_limit
-    if a > 0:  # inverse CDF of exp(a G) on [lo, hi]
-        g = lo + np.log1p(uu[0] * np.expm1(a * (hi - lo))) / a
-    else:
-        g = lo + uu[0] * (hi - lo)
+    a_safe = np.where(a > 0, a, 1.0)
+    # Inverse CDF of exp(a G) on [lo, hi] (uniform for a = 0).
+    g = np.where(a > 0, lo + np.log1p(uu[0] * np.expm1(a_safe * (hi - lo))) / a_safe,
+                 lo + uu[0] * (hi - lo))
     # Tail: density falling linearly to zero at mag_faint (inverse CDF of 2(1 − x)).
     tail = cfg.mag_limit + (cfg.mag_faint - cfg.mag_limit) * (1.0 - np.sqrt(1.0 - uu[2]))
     return np.where(uu[1] < cfg.faint_tail_fraction, tail, g)
+
+
+def draw_variables(uu: np.ndarray, cfg: PopulationConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Variable flag and extra epoch scatter (in Table 4 σ at S/N 20) from uniforms (2, n).
+
+    The scale is log-uniform in [``variable_scale_min``, ``variable_scale_max``] (uniform
+    when the minimum is 0); 0 for non-variables.
+    """
+    lo, hi = cfg.variable_scale_min, cfg.variable_scale_max
+    scale = (lo * (hi / lo) ** uu[1]) if lo > 0 else hi * uu[1]
+    variable = uu[0] < cfg.variable_fraction
+    return variable, np.where(variable, scale, 0.0)
 
 
 def draw_parameters(uu: np.ndarray, z: np.ndarray, cfg: PopulationConfig) -> dict:
@@ -285,8 +341,9 @@ class Stars:
 
     Attributes
     ----------
-    gp_id : int64, stable numeric star ID (cell and position in the cell)
+    gp_id : int64, stable numeric star ID (cell, pool and position in the cell)
     kind : int8, 0 target, 1 flux standard
+    cclass : int8, input-catalogue class (``CLASS_KO``, ``CLASS_KNO``, ``CLASS_GAIA``)
     rank : selection rank, uniform 0–1
     ra_deg, dec_deg : ICRS position, deg
     gmag : Gaia G, mag
@@ -294,12 +351,15 @@ class Stars:
     giant : bool; component : int8 (0 thin, 1 thick disc, 2 halo)
     binary, mass1, mass2, q, period_d, ecc, omega_rad, incl_deg, t_peri_mjd, k1_kms :
         binary orbit (see :func:`draw_binaries`)
-    has_catalogue_id : bool, in KIC/EPIC
+    variable : bool; variable_scale : extra epoch scatter in Table 4 σ at S/N 20
+    lasp_u : the star's LASP difficulty, uniform 0–1
+    has_catalogue_id : bool, in KIC/EPIC (KO and KNO)
     kic_id, epic_id : int64, the IDs it has in the Kepler / K2 catalogue if it is there
     """
 
     gp_id: np.ndarray
     kind: np.ndarray
+    cclass: np.ndarray
     rank: np.ndarray
     ra_deg: np.ndarray
     dec_deg: np.ndarray
@@ -320,6 +380,9 @@ class Stars:
     incl_deg: np.ndarray
     t_peri_mjd: np.ndarray
     k1_kms: np.ndarray
+    variable: np.ndarray
+    variable_scale: np.ndarray
+    lasp_u: np.ndarray
     has_catalogue_id: np.ndarray
     kic_id: np.ndarray
     epic_id: np.ndarray
@@ -338,6 +401,11 @@ class Stars:
         )
 
     @property
+    def kepler_observed(self) -> np.ndarray:
+        """The KO flag: observed by Kepler or K2 (input-catalogue class KO)."""
+        return self.cclass == CLASS_KO
+
+    @property
     def uid(self) -> np.ndarray:
         """String star IDs ``LKnnnnnnnnnn`` (bytes, one per star)."""
         return np.char.add(b"LK", np.char.zfill(self.gp_id.astype("S10"), 10))
@@ -353,10 +421,10 @@ class Stars:
                                self.omega_rad, self.t_peri_mjd)
 
 
-def _cell_seed(seed: np.random.SeedSequence, kind: int, band: int, ra_idx: int
+def _cell_seed(seed: np.random.SeedSequence, pool: int, band: int, ra_idx: int
                ) -> np.random.SeedSequence:
     return np.random.SeedSequence(
-        seed.entropy, spawn_key=(*seed.spawn_key, POPULATION, kind, band, ra_idx)
+        seed.entropy, spawn_key=(*seed.spawn_key, POPULATION, pool, band, ra_idx)
     )
 
 
@@ -366,14 +434,14 @@ class Candidates:
 
     Attributes
     ----------
-    gp_id : int64 star IDs; kind : int8; rank : selection rank 0–1
+    gp_id : int64 star IDs; pool : int8 (``POOL_*``); rank : selection rank 0–1
     ra_deg, dec_deg : position, deg
     band : int, Dec band of the cell (for the KIC/EPIC-like numbers)
     uu : (N_UNIFORM, n) uniform deviates; z : (N_NORMAL, n) normal deviates
     """
 
     gp_id: np.ndarray
-    kind: np.ndarray
+    pool: np.ndarray
     rank: np.ndarray
     ra_deg: np.ndarray
     dec_deg: np.ndarray
@@ -382,7 +450,7 @@ class Candidates:
     z: np.ndarray
 
     def take(self, idx: np.ndarray) -> Candidates:
-        return Candidates(self.gp_id[idx], self.kind[idx], self.rank[idx], self.ra_deg[idx],
+        return Candidates(self.gp_id[idx], self.pool[idx], self.rank[idx], self.ra_deg[idx],
                           self.dec_deg[idx], self.band[idx], self.uu[:, idx], self.z[:, idx])
 
     @staticmethod
@@ -393,32 +461,33 @@ class Candidates:
 
 
 def draw_cell(
-    seed: np.random.SeedSequence, density_per_deg2: float, kind: int, band: int, ra_idx: int
+    seed: np.random.SeedSequence, density_per_deg2: float, pool: int, band: int, ra_idx: int
 ) -> Candidates:
-    """All candidate stars of one sky cell (deterministic in seed, kind and cell).
+    """All candidate stars of one pool in one sky cell (deterministic in seed, pool, cell).
 
     Parameters
     ----------
     density_per_deg2 : float
         Mean number of candidates per square degree.
+    pool : int
+        ``POOL_KO``, ``POOL_STD``, ``POOL_KNO`` or ``POOL_GAIA``.
     """
-    rng = np.random.default_rng(_cell_seed(seed, kind, band, ra_idx))
+    rng = np.random.default_rng(_cell_seed(seed, pool, band, ra_idx))
     n_ra = _n_ra(band)
     width = 360.0 / n_ra
     d_lo, d_hi = np.radians(band - 90.0), np.radians(band - 89.0)
     area = np.radians(width) * (np.sin(d_hi) - np.sin(d_lo)) * (180.0 / np.pi) ** 2
     n = int(rng.poisson(density_per_deg2 * area))
     if n >= 1000:
-        key = "pool_density" if kind == KIND_TARGET else "std_pool_density"
-        raise InputError(f"[population] {key}", density_per_deg2,
+        raise InputError(f"[population] {POOL_DENSITY_KEY[pool]}", density_per_deg2,
                          "fewer than 1000 candidates per 1° sky cell", "density too high")
     uu = rng.random((N_UNIFORM, n))
     z = rng.standard_normal((N_NORMAL, n))
     ra = (ra_idx + uu[_U_POS]) * width
     dec = np.degrees(np.arcsin(np.sin(d_lo) + uu[_U_POS + 1] * (np.sin(d_hi) - np.sin(d_lo))))
     return Candidates(
-        gp_id=(band * 1000 + ra_idx) * 2000 + kind * 1000 + np.arange(n, dtype=np.int64),
-        kind=np.full(n, kind, np.int8),
+        gp_id=((band * 1000 + ra_idx) * 4 + pool) * 1000 + np.arange(n, dtype=np.int64),
+        pool=np.full(n, pool, np.int8),
         rank=uu[_U_RANK],
         ra_deg=ra,
         dec_deg=dec,
@@ -431,53 +500,80 @@ def draw_cell(
 def realize(c: Candidates, cfg: PopulationConfig) -> Stars:
     """Turn candidates into stars with all their properties."""
     uu, z = c.uu, c.z
-    std = c.kind == KIND_STD
+    kind, cclass = POOL_KIND[c.pool], POOL_CLASS[c.pool]
+    std = kind == KIND_STD
     par = draw_parameters(uu[_U_PAR:_U_PAR + 3], z, cfg)
-    gmag = draw_magnitudes(uu[_U_MAG:_U_MAG + 3], cfg)
+    gmag = draw_magnitudes(uu[_U_MAG:_U_MAG + 3], magnitude_slope(cclass, c.dec_deg, cfg), cfg)
     if np.any(std):
         sp = draw_standards(uu[_U_MAG:_U_MAG + 2], z)
         gmag = np.where(std, sp.pop("gmag"), gmag)
         par = {k: np.where(std, sp[k], v) for k, v in par.items()}
     orbit = draw_binaries(uu[_U_BIN:_U_BIN + 8], z[4], par, cfg)
-    has_id = uu[_U_ID] >= cfg.no_catalogue_id_fraction
-    local = c.gp_id % 2_000_000  # ra_idx * 2000 + kind * 1000 + k
+    variable, scale = draw_variables(uu[_U_VAR:_U_VAR + 2], cfg)
+    has_id = cclass != CLASS_GAIA
+    # gp_id = ((band·1000 + ra_idx)·4 + pool)·1000 + k; local = ra_idx·4000 + pool·1000 + k.
+    ra_idx = (c.gp_id // 4000) % 1000
+    local = ra_idx * 4000 + c.gp_id % 4000
+    kic_local = ((c.band % 17) * 200 + ra_idx % 200) * 4000 + c.gp_id % 4000 + 1
     return Stars(
         gp_id=c.gp_id,
-        kind=c.kind,
+        kind=kind,
+        cclass=cclass,
         rank=c.rank,
         ra_deg=c.ra_deg,
         dec_deg=c.dec_deg,
         gmag=gmag,
+        variable=variable,
+        variable_scale=scale,
+        lasp_u=uu[_U_LASP],
         has_catalogue_id=has_id,
-        kic_id=np.where(has_id, (c.band % 13 + 1) * 1_000_000 + local, 0),
+        kic_id=np.where(has_id, kic_local, 0),
         epic_id=np.where(has_id, 201_000_000 + (c.band % 25) * 2_000_000 + local, 0),
         **par,
         **orbit,
     )
 
 
+def own_rank(gp_id: np.ndarray, key: int) -> np.ndarray:
+    """A plate's own selection rank of stars, uniform 0–1, from their IDs and ``key``.
+
+    SplitMix64 of ``gp_id`` mixed with ``key``: deterministic, independent of the global
+    rank, the same star gets the same value on every call.
+    """
+    with np.errstate(over="ignore"):
+        x = (np.asarray(gp_id, np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64(key)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
 def select_stars(
     plate_ra: float,
     plate_dec: float,
     n: int,
-    kind: int,
+    pool: int,
     cfg: PopulationConfig,
     seed: np.random.SeedSequence,
     cache: dict | None = None,
     where: str = "plate",
+    rank_key: int | None = None,
 ) -> Stars:
-    """The ``n`` lowest-rank candidates of ``kind`` within ``field_radius`` of a centre.
+    """The ``n`` lowest-rank candidates of ``pool`` within ``field_radius`` of a centre.
 
     Parameters
     ----------
     plate_ra, plate_dec : float
         Field centre, deg.
     n : int
-        Number of stars wanted (Table 1 ``n_target`` or ``n_flux_std``).
-    kind : int
-        ``KIND_TARGET`` or ``KIND_STD``.
+        Number of stars wanted (a Table 1 count of that class).
+    pool : int
+        ``POOL_KO``, ``POOL_STD``, ``POOL_KNO`` or ``POOL_GAIA``.
     cache : dict, optional
         Shared between calls so neighbouring plates draw each cell once.
+    rank_key : int, optional
+        Select by :func:`own_rank` with this key instead of the stars' global rank (a
+        test plate with its own target draw); the stars are the same stars.
 
     Raises
     ------
@@ -486,23 +582,22 @@ def select_stars(
     """
     cache = {} if cache is None else cache
     radius = cfg.field_radius.to_value(u.deg)
-    density = (cfg.pool_density if kind == KIND_TARGET else cfg.std_pool_density).to_value(
-        1 / u.deg**2
-    )
+    key_name = POOL_DENSITY_KEY[pool]
+    density = getattr(cfg, key_name).to_value(1 / u.deg**2)
     parts = []
     for band, ra_idx in cells_near(plate_ra, plate_dec, radius):
-        key = (kind, band, ra_idx)
+        key = (pool, band, ra_idx)
         if key not in cache:
-            cache[key] = draw_cell(seed, density, kind, band, ra_idx)
+            cache[key] = draw_cell(seed, density, pool, band, ra_idx)
         parts.append(cache[key])
-    pool = Candidates.concat(parts)
-    dist = np.degrees(angular_separation(np.radians(pool.ra_deg), np.radians(pool.dec_deg),
+    pool_c = Candidates.concat(parts)
+    dist = np.degrees(angular_separation(np.radians(pool_c.ra_deg), np.radians(pool_c.dec_deg),
                                          np.radians(plate_ra), np.radians(plate_dec)))
     inside = np.flatnonzero(dist < radius)
     if len(inside) < n:
-        key = "pool_density" if kind == KIND_TARGET else "std_pool_density"
-        raise InputError(f"[population] {key}", len(inside),
+        raise InputError(f"[population] {key_name}", len(inside),
                          f"at least {n} candidates within {radius:g} deg ({where})",
                          "candidate pool too small")
-    order = np.argsort(pool.rank[inside], kind="stable")[:n]
-    return realize(pool.take(np.sort(inside[order])), cfg)
+    rank = pool_c.rank if rank_key is None else own_rank(pool_c.gp_id, rank_key)
+    order = np.argsort(rank[inside], kind="stable")[:n]
+    return realize(pool_c.take(np.sort(inside[order])), cfg)

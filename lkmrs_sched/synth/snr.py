@@ -7,8 +7,13 @@ the sky factor multiplies the sky photo-electrons, and the CCD equation with a s
 ceiling combines them::
 
     s   = s_cal · magnitude · colour · exposure · seeing · extinction · transparency · fibre
-    b   = b_cal · exposure · sky
+    b   = b_cal · exposure · sky · fibre
     S/N = [ (s + b + r²) / s² + 1 / C² ]^(-1/2)
+
+The sky light enters the same fibre and spectrograph as the star's, so the fibre factor
+attenuates both: an inefficient fibre loses signal and background alike, and its S/N
+falls as √fibre where the sky dominates, as fibre where the read noise does (clouds and
+seeing act on the star only: the sky glow is at the fibre already).
 
 ======================  ==========================================================  =========
 factor                  definition                                                  = 1 when
@@ -20,7 +25,8 @@ factor                  definition                                              
 ``seeing``              Moffat (β) light inside the 3.3″ fibre, over its nominal    nominal
 ``extinction``          10^(-0.4 k_arm (X - X_nom))                                 nominal X
 ``transparency``        T / T_nom (cloud transmission)                              nominal
-``fibre``               fibre × spectrograph throughput (an input, 1 = healthy)     healthy
+``fibre``               fibre × spectrograph throughput (an input, 1 = healthy),    healthy
+                        on star and sky
 ``sky``                 sky surface brightness (dark sky + Krisciunas & Schaefer    nominal
                         1991 moonlight) over its nominal value
 ======================  ==========================================================  =========
@@ -346,7 +352,7 @@ class SNRModel:
         s = self.s_cal[arm] * (
             f["magnitude"] * f["colour"] * f["exposure"] * f["seeing"] * f["extinction"]
         ) * (f["transparency"] * f["fibre"])
-        b = self.b_cal[arm] * f["exposure"] * f["sky"]
+        b = self.b_cal[arm] * f["exposure"] * f["sky"] * f["fibre"]
         return self.combine(s, b)
 
     def combine(self, s: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -481,6 +487,31 @@ def measurement_noise(
     sigma: np.ndarray,
     outlier_fraction: float,
     outlier_scale: float,
+    extra: np.ndarray | None = None,
 ) -> np.ndarray:
-    """σ·z for most draws and ``outlier_scale``·σ·z where ``uu < outlier_fraction``."""
-    return sigma * z * np.where(uu < outlier_fraction, outlier_scale, 1.0)
+    """Core noise with an independent tail, plus an object's own extra scatter.
+
+    Parameters
+    ----------
+    z, uu : ndarray, shape (n_e, n)
+        Standard normals and uniforms (one each per measurement).
+    sigma : ndarray, shape (n_e, n)
+        Core σ (the ``[snr] core_*`` law at the spectrum's S/N).
+    outlier_fraction, outlier_scale : float
+        Where ``uu < outlier_fraction`` the core σ is ``outlier_scale`` times wider.
+    extra : ndarray, shape (n,), optional
+        Extra σ of each object, added in quadrature (a variable star's epoch scatter);
+        only its non-zero entries cost anything.
+
+    Returns
+    -------
+    ndarray, shape (n_e, n)
+        z · sqrt((m σ)² + extra²) with m = ``outlier_scale`` in the tail, else 1.
+    """
+    core = sigma * np.where(uu < outlier_fraction, outlier_scale, 1.0)
+    out = core * z
+    if extra is not None:
+        v = np.flatnonzero(extra > 0)
+        if len(v):
+            out[:, v] = z[:, v] * np.sqrt(core[:, v] ** 2 + extra[v] ** 2)
+    return out

@@ -8,25 +8,35 @@ so the reduction cannot peek.
 
 Pipeline per plate (vectorised over the plate's exposures × objects):
 
-1. The catalogue (:func:`lkmrs_sched.synth.fibres.build_catalogue`): stars, fibres.
+1. The catalogue (:func:`lkmrs_sched.synth.fibres.build_catalogue`): stars by Table 1
+   priority class, fibres, sky fibres; with ``engineering=True`` also the test plates of
+   the engineering exposures (:func:`lkmrs_sched.synth.exposures.with_engineering`).
 2. Conditions per exposure from the log; transparency from an exponential cloud model
    (a night part and an exposure part), or the nominal value (``transparency_model =
    "clear"``), or a ``transparency`` column when the log has one.
 3. S/N per arm from :mod:`lkmrs_sched.synth.snr`, with the fibre's throughput, its
    spectrograph arm's efficiency and a per-exposure log-normal jitter.
-4. Measurements: true value + σ_P(S/N)·ε with σ_P the Table 4 law
-   σ = a·(S/N)^b + c (RV: b = +0.201), ε standard normal except for a heavy-tailed
-   outlier share (``outlier_fraction``, ``rv_outlier_fraction``) of width
-   ``outlier_scale``·σ. Below S/N 8 (where Eq. 4 was not fitted) σ scales as 1/(S/N)
-   from its S/N = 8 value. LASP (Teff, log g, [Fe/H], rv_lasp0) runs on blue spectra
-   above ``lasp_snr_min`` (and on a share between ``lasp_low_snr_min`` and it) whose
-   star has 3200 K ≤ Teff ≤ 8500 K; arm RVs (rv_b0, rv_r0) need ``rv_min_snr``.
+4. Measurements: true value + core noise + star-correlated variation + a small tail.
+   The core law σ_core = a·(S/N)^b + c (``[snr] core_teff … core_rv``) lies *below*
+   Table 4: it was solved (``tools/fit_synth.py``) so that the reduction's own procedure
+   on synthetic data — core noise plus the binaries' orbits, the variables' epoch scatter
+   (``[population] variable_fraction``: ``variable_scale`` × Table 4's σ at S/N 20 for
+   the RVs, × ``variable_parameter_factor`` for the parameters) and an independent tail
+   (``outlier_fraction``, ``rv_outlier_fraction``, ``outlier_scale`` × σ_core) — returns
+   Table 4 and ~5 % RV points beyond the final 6σ clip, as the paper found. Below S/N 8
+   (where Eq. 4 was not fitted) σ scales as 1/(S/N) from its S/N = 8 value. LASP's
+   quoted errors follow Table 4. LASP (Teff, log g, [Fe/H], rv_lasp0) runs on blue
+   spectra above ``lasp_snr_min`` (and on a share between ``lasp_low_snr_min`` and it)
+   and succeeds star by star (:func:`lasp_success`: Teff, the star's nominal S/N,
+   double-lined binaries); arm RVs (rv_b0, rv_r0) need ``rv_min_snr``.
 5. Every RV gets the zero point of its (spectrograph, exposure): a per-spectrograph
    Ornstein–Uhlenbeck drift (RMS ``zero_point_sigma``, correlation time
    ``zero_point_timescale``) sampled on a fixed daily grid, plus a per-exposure jitter,
-   plus ``alt_lamp_offset`` (+6.5 km/s) on nights flagged as calibrated with the
-   alternate arc lamp (nights before ``alt_lamp_until``, each with chance
-   ``alt_lamp_fraction``).
+   plus the constant ``rv_absolute_offset`` of the MRS scale (which only reference RVs,
+   :mod:`lkmrs_sched.synth.reference`, can remove), plus ``alt_lamp_offset`` (+6.5 km/s)
+   on nights flagged as calibrated with the alternate arc lamp (nights before
+   ``alt_lamp_until``, each with chance ``alt_lamp_fraction``).
+6. Spectra of lost spectrograph arms (:mod:`lkmrs_sched.synth.exposures`) are left out.
 
 Random streams are keyed by stable names (sky cell, plan ID, plan ID + lmjm, night,
 spectrograph), all spawned from one seed, so an exposure's noise does not depend on
@@ -67,15 +77,22 @@ from lkmrs_sched.synth.exposures import (
     lkmrs_exposures,
     mid_exposure_mjd,
     night_effects,
+    nominal_snr,
     plan_key,
     stream_seed,
+    with_engineering,
 )
 from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
+from lkmrs_sched.synth.population import CLASS_NAMES
+from lkmrs_sched.synth.reference import GAIA_ID_OFFSET
 from lkmrs_sched.synth.snr import SNRLike, measurement_noise, model_from_config
 
 ZP_GRID_START_MJD, ZP_GRID_DAYS = 57000, 8000
-GAIA_ID_OFFSET = 4_000_000_000_000_000_000
 PARAMS = ("teff", "logg", "feh", "rv")
+#: A variable star's extra scatter is ``variable_scale`` × Table 4's σ at this S/N.
+VARIABLE_REFERENCE_SNR = 20.0
+#: LASP's double-lined binaries: mass ratio at least this, period below this (days).
+SB2_MIN_Q, SB2_MAX_PERIOD_D = 0.8, 1e4
 #: Spectra per work chunk (exposures of one plate are processed this many at a time).
 CHUNK = 24_000
 #: Measured-table columns, in order, with their NumPy dtype.
@@ -128,15 +145,19 @@ class Truth:
     stars : Table
         One row per star: ``uid, gp_id, objtype, ra, dec, gmag, teff, logg, feh,
         rv_systemic, giant, component, binary, mass1, mass2, q, period_d, ecc, omega_deg,
-        incl_deg, t_peri_mjd, k1_kms, kic_id, epic_id, n_plates, n_spectra`` — every
-        star of every plate in the plate set, observed (``n_spectra > 0``) or not.
+        incl_deg, t_peri_mjd, k1_kms, catalogue_class`` (KO, KNO, Gaia) ``,
+        kepler_observed`` (the KO flag) ``, variable, variable_scale, lasp_difficulty, sb2,
+        kic_id, epic_id, n_plates, n_spectra`` — every star of every plate in the plate
+        set, observed (``n_spectra > 0``) or not (``n_spectra`` counts object-exposures,
+        lost arms included).
     spectra : Table
         One row per spectrum, keyed by ``obsid``: ``uid, exposure_id, rv_true`` (km/s, at
-        mid-exposure), ``rv_zero_point`` (km/s, lamp offset excluded), ``alt_lamp``,
-        ``throughput``, ``snr_b``, ``snr_r``.
+        mid-exposure), ``rv_zero_point`` (km/s: the unit's drift and jitter plus
+        ``rv_absolute_offset``, lamp offset excluded), ``alt_lamp``, ``throughput``,
+        ``snr_b``, ``snr_r`` — spectra with at least one catalogued arm.
     exposures : Table
         One row per LK-MRS exposure: ``exposure_id, planid, lmjm, mid_mjd, transparency,
-        alt_lamp, lunardate``.
+        alt_lamp, lunardate, engineering``.
     """
 
     stars: Table
@@ -153,6 +174,7 @@ def synthesize(
     snr_model: SNRLike | None = None,
     lunar_days: Mapping[str, int] | None = None,
     catalogue: Catalogue | None = None,
+    engineering: bool = False,
 ) -> tuple[Table, Truth]:
     """Synthetic LAMOST MRS per-exposure measurements of the LK-MRS targets.
 
@@ -176,14 +198,21 @@ def synthesize(
         from Meeus' new moons otherwise.
     catalogue : Catalogue, optional
         Reuse a catalogue built by :func:`lkmrs_sched.synth.fibres.build_catalogue` (with the
-        same plates, configuration and seed).
+        same plates, configuration and seed; with ``engineering``, with the plates and
+        assignment IDs of :func:`lkmrs_sched.synth.exposures.with_engineering`).
+    engineering : bool
+        Add the engineering exposures up to the log's last night
+        (:func:`lkmrs_sched.synth.exposures.with_engineering`): epochs for the stars, no
+        LK-MRS time. ``lkmrs-sched synth`` does.
 
     Returns
     -------
     measured : Table
-        One row per spectrum and arm, columns :data:`COLUMNS` (DR8 names plus extras).
-        Rows are grouped by plate (in plate-set order), then exposure (log order), then
-        spectrograph and fibre; a spectrum's B row comes right before its R row.
+        One row per catalogued spectrum and arm, columns :data:`COLUMNS` (DR8 names plus
+        extras). Rows are grouped by plate (in plate-set order), then exposure (log
+        order), then spectrograph and fibre; a spectrum's B row comes right before its R
+        row. Spectra of lost spectrograph arms are left out (module
+        :mod:`lkmrs_sched.synth.exposures`), so some spectra have one arm only.
     truth : Truth
         Stars, true RV per spectrum, injected zero points.
 
@@ -197,20 +226,17 @@ def synthesize(
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
         scenario.seed if seed is None else int(seed))
     model = snr_model or model_from_config(scenario.snr, f"{where}: [snr]")
+    layouts = None
+    if engineering:
+        exposures, plates, layouts = with_engineering(exposures, plates, scenario)
     lk, plate_of = lkmrs_exposures(exposures, plates, where)
     cat = catalogue or build_catalogue(plates, scenario.population, ss,
-                                       f"{where}: [population]")
+                                       f"{where}: [population]", layouts)
     ex = _exposure_info(lk, plate_of, plates, ss, scenario.snr, lunar_days, where)
     w, transparency = _synthesize_plates(cat, ex, plate_of, len(plates), model, scenario, ss)
-    truth = Truth(
-        stars=_truth_stars(cat, np.bincount(plate_of, minlength=len(plates))),
-        spectra=w.truth_table(),
-        exposures=Table({
-            "exposure_id": ex.exp_id, "planid": plates.plan_id[plate_of].astype("S18"),
-            "lmjm": ex.lmjm, "mid_mjd": ex.mid, "transparency": transparency,
-            "alt_lamp": ex.lamp, "lunardate": ex.lday,
-        }),
-    )
+    truth = Truth(stars=_truth_stars(cat, np.bincount(plate_of, minlength=len(plates))),
+                  spectra=w.truth_table(),
+                  exposures=_truth_exposures(ex, plates.plan_id[plate_of], transparency))
     measured = w.measured_table()
     # Short upper-case keys: they are FITS header keywords too.
     provenance = {"ORIGIN": "lkmrs_sched.synth.synth", "SEED": str(ss.entropy),
@@ -219,6 +245,18 @@ def synthesize(
     for t in (measured, truth.stars, truth.spectra, truth.exposures):
         t.meta.update(provenance)
     return measured, truth
+
+
+def _truth_exposures(ex: _Exposures, planid: np.ndarray, transparency: np.ndarray) -> Table:
+    """The truth's exposures table (one row per LK-MRS exposure, engineering ones too)."""
+    lk = ex.lk
+    return Table({
+        "exposure_id": ex.exp_id, "planid": planid.astype("S18"), "lmjm": ex.lmjm,
+        "mid_mjd": ex.mid, "transparency": transparency, "alt_lamp": ex.lamp,
+        "lunardate": ex.lday,
+        "engineering": (np.asarray(lk["engineering"], bool) if "engineering" in lk.colnames
+                        else np.zeros(len(lk), bool)),
+    })
 
 
 def _synthesize_plates(cat: Catalogue, ex: _Exposures, plate_of: np.ndarray, n_plates: int,
@@ -232,7 +270,6 @@ def _synthesize_plates(cat: Catalogue, ex: _Exposures, plate_of: np.ndarray, n_p
     w = _Writer(int(n_obj[plate_of].sum()))
     star_cols = _star_columns(cat.stars)
     transparency = np.empty(len(ex.lk))
-    first = 0
     for p in range(n_plates):
         rows = cat.rows_of(p)
         e_all = np.flatnonzero(plate_of == p)
@@ -243,8 +280,7 @@ def _synthesize_plates(cat: Catalogue, ex: _Exposures, plate_of: np.ndarray, n_p
                 continue
             blk = _plate_block(e_idx, rows, cat, ex, zp_slow, model, law, scenario, ss)
             transparency[e_idx] = blk.pop("transparency")
-            w.fill(first, e_idx, rows, cat, ex, star_cols, blk)
-            first += len(e_idx) * len(rows)
+            w.fill(e_idx, rows, cat, ex, star_cols, blk)
     return w, transparency
 
 
@@ -311,20 +347,87 @@ def _plate_block(e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Expos
     b = np.flatnonzero(stars.binary[st])
     if len(b):
         rv[:, b] = stars.take(st[b]).rv(ex.mid[e_idx, None])
-    # Zero point per (spectrograph, exposure): slow drift + jitter; lamp offset on top.
+    # Zero point per (spectrograph, exposure): slow drift + jitter + the constant absolute
+    # offset of the MRS scale; the lamp offset on top.
     zp_unit = zp_slow[:, e_idx].T + cfg.zero_point_jitter.to_value(u.km / u.s) * noise.zp_z
-    zp = zp_unit[:, spid0]
+    zp = zp_unit[:, spid0] + cfg.rv_absolute_offset.to_value(u.km / u.s)
     shift = zp + cfg.alt_lamp_offset.to_value(u.km / u.s) * ex.lamp[e_idx, None]
-    out = measure(snr_b, snr_r, rv + shift, stars.teff[st], stars.logg[st], stars.feh[st],
-                  noise.zs, noise.us, law, cfg)
-    out.update(rv_true=rv, zp=zp, snr_b=snr_b, snr_r=snr_r, thr=thr, transparency=tr)
+    out = measure(snr_b, snr_r, rv + shift, stars.take(st), noise.zs, noise.us, law, cfg,
+                  nominal_snr(model, cat, rows, cfg), scenario.population)
+    out.update(rv_true=rv, zp=zp, snr_b=snr_b, snr_r=snr_r, thr=thr, transparency=tr,
+               kept_b=blk.catalogued["blue"], kept_r=blk.catalogued["red"])
     return out
 
 
-def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.ndarray,
-            logg: np.ndarray, feh: np.ndarray, zs: np.ndarray, us: np.ndarray,
-            law: Mapping[str, PrecisionLaw], cfg) -> dict[str, np.ndarray]:
+def core_laws(cfg) -> dict[str, PrecisionLaw]:
+    """The core noise laws of ``[snr]`` (``core_teff`` … ``core_rv``), per parameter."""
+    return {par: PrecisionLaw(*getattr(cfg, f"core_{par}")) for par in PARAMS}
+
+
+def is_sb2(stars) -> np.ndarray:
+    """Double-lined binaries for LASP: q ≥ :data:`SB2_MIN_Q` and P < :data:`SB2_MAX_PERIOD_D`."""
+    return stars.binary & (stars.q >= SB2_MIN_Q) & (stars.period_d < SB2_MAX_PERIOD_D)
+
+
+def lasp_success(snr_b: np.ndarray, snr_star: np.ndarray, teff: np.ndarray,
+                 lasp_u: np.ndarray, sb2: np.ndarray, u_low: np.ndarray, cfg) -> np.ndarray:
+    """Whether LASP gives parameters for each blue spectrum, shape (n_e, n).
+
+    LASP runs on spectra with S/N ≥ ``lasp_snr_min`` and on a share
+    ``lasp_low_snr_fraction`` of those from ``lasp_low_snr_min`` (uniforms ``u_low``),
+    for stars within ``lasp_teff_min … lasp_teff_max``. A star's chance that LASP works
+    for it is
+
+        p = p_T(Teff) · (1 − exp(−(S/N★ − lasp_snr_zero) / lasp_snr_scale)) · f_SB2
+
+    where S/N★ is the star's own blue S/N on its fibre at the nominal conditions (how good
+    its spectra typically are, :func:`lkmrs_sched.synth.exposures.nominal_snr`), p_T = 1
+    in the trusted range (``lasp_trusted_teff_*``, 3500–7500 K) falling linearly to 0 at
+    the limits, and f_SB2 = ``lasp_sb2_factor`` for double-lined binaries. LASP works on
+    every spectrum it runs on where the star's ``lasp_u`` < p, and on none elsewhere:
+    failures belong to the star (per plate, since the fibre enters S/N★). Failures that
+    vary from epoch to epoch, or follow each epoch's S/N, give a target success *above*
+    the spectra success; the paper has 75 % against 92 % (``tools/fit_synth.py``).
+
+    Parameters
+    ----------
+    snr_b : ndarray, shape (n_e, n)
+        Blue S/N of each spectrum.
+    snr_star : ndarray, shape (n,)
+        Each object's nominal blue S/N on its fibre.
+    teff, lasp_u : ndarray, shape (n,)
+        True Teff (K) and LASP difficulty (uniform) of each object.
+    sb2 : ndarray of bool, shape (n,)
+        Double-lined binaries (:func:`is_sb2`).
+    u_low : ndarray, shape (n_e, n)
+        Uniforms of the 8 ≤ S/N < 10 selection.
+    """
+    t_lo, t_hi = cfg.lasp_teff_min.to_value(u.K), cfg.lasp_teff_max.to_value(u.K)
+    tr_lo, tr_hi = cfg.lasp_trusted_teff_min.to_value(u.K), cfg.lasp_trusted_teff_max.to_value(
+        u.K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_t = np.clip(np.minimum((teff - t_lo) / max(tr_lo - t_lo, 1e-9),
+                                 (t_hi - teff) / max(t_hi - tr_hi, 1e-9)), 0.0, 1.0)
+    p = p_t * np.where(sb2, cfg.lasp_sb2_factor, 1.0) * -np.expm1(
+        -np.maximum(snr_star - cfg.lasp_snr_zero, 0.0) / cfg.lasp_snr_scale)
+    star_ok = (teff >= t_lo) & (teff <= t_hi) & (lasp_u < p)
+    return star_ok[None, :] & ((snr_b >= cfg.lasp_snr_min) | (
+        (snr_b >= cfg.lasp_low_snr_min) & (u_low < cfg.lasp_low_snr_fraction)))
+
+
+def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, stars,
+            zs: np.ndarray, us: np.ndarray, law: Mapping[str, PrecisionLaw], cfg,
+            snr_star: np.ndarray, pop) -> dict[str, np.ndarray]:
     """Arm RVs and LASP parameters with their errors (NaN where not measured).
+
+    Every measurement is truth + core noise (the ``[snr] core_*`` law, extended below
+    S/N 8 as :meth:`~lkmrs_sched.core.precision.PrecisionLaw.extended`) with a small
+    independent tail (``outlier_fraction``, ``rv_outlier_fraction``, ``outlier_scale``),
+    plus, for variable stars, their own epoch scatter in quadrature: ``variable_scale`` ×
+    Table 4's σ at S/N 20 for the RVs, times ``[population] variable_parameter_factor``
+    for Teff, log g and [Fe/H]. Binaries' RVs move with their orbits (in ``rv_obs``).
+    LASP's errors follow Table 4 (``law``) with a log-normal scatter; which spectra get
+    LASP parameters is :func:`lasp_success`.
 
     Parameters
     ----------
@@ -332,14 +435,17 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         S/N per arm.
     rv_obs : ndarray, shape (n_exp, n_obj)
         True RV plus zero point and lamp offset, km/s.
-    teff, logg, feh : ndarray, shape (n_obj,)
-        True parameters, K, dex, dex.
+    stars : Stars
+        The objects (``teff, logg, feh, variable_scale, lasp_u, binary, q, period_d``).
     zs, us : ndarray, shapes (13, n_exp, n_obj) and (7, n_exp, n_obj)
         Normal and uniform deviates (rows 1–12 of ``zs`` and 0–6 of ``us`` are used).
     law : mapping of str to PrecisionLaw
-        Table 4 laws (:func:`lkmrs_sched.core.precision.published_laws`); the noise
-        follows their extended form (:meth:`~lkmrs_sched.core.precision.PrecisionLaw.extended`).
+        Table 4 laws (:func:`lkmrs_sched.core.precision.published_laws`).
     cfg : SNRConfig
+    snr_star : ndarray, shape (n_obj,)
+        Each object's nominal blue S/N on its fibre (for :func:`lasp_success`).
+    pop : PopulationConfig
+        ``variable_parameter_factor``.
 
     Returns
     -------
@@ -348,25 +454,28 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, teff: np.n
         (LASP; ``rv`` is rv_lasp0), each (n_exp, n_obj), in km/s, K, dex.
     """
     out: dict[str, np.ndarray] = {}
+    core = core_laws(cfg)
     f_out, f_rv, k_out = cfg.outlier_fraction, cfg.rv_outlier_fraction, cfg.outlier_scale
     scat = cfg.lasp_error_scatter
+    factor = {"rv": 1.0}
+    extra = {par: stars.variable_scale * float(law[par](VARIABLE_REFERENCE_SNR))
+             * factor.get(par, pop.variable_parameter_factor) for par in PARAMS}
     for i, (arm, snr) in enumerate((("b", snr_b), ("r", snr_r))):
-        sig = law["rv"].extended(snr)
         ok = snr >= cfg.rv_min_snr
-        noise = measurement_noise(zs[1 + i], us[1 + i], sig, f_rv, k_out)
+        noise = measurement_noise(zs[1 + i], us[1 + i], core["rv"].extended(snr), f_rv, k_out,
+                                  extra["rv"])
         out[f"rv_{arm}"] = np.where(ok, rv_obs + noise, np.nan)
-        out[f"rv_{arm}_err"] = np.where(ok, sig * np.exp(scat * zs[11 + i] - 0.5 * scat**2),
-                                        np.nan)
-    in_range = (teff >= cfg.lasp_teff_min.to_value(u.K)) & (teff <= cfg.lasp_teff_max.to_value(
-        u.K))
-    runs = in_range[None, :] & ((snr_b >= cfg.lasp_snr_min) | (
-        (snr_b >= cfg.lasp_low_snr_min) & (us[0] < cfg.lasp_low_snr_fraction)))
-    truth = {"teff": teff[None, :], "logg": logg[None, :], "feh": feh[None, :], "rv": rv_obs}
+        err = law["rv"].extended(snr) * np.exp(scat * zs[11 + i] - 0.5 * scat**2)
+        out[f"rv_{arm}_err"] = np.where(ok, err, np.nan)
+    runs = lasp_success(snr_b, snr_star, stars.teff, stars.lasp_u, is_sb2(stars), us[0], cfg)
+    truth = {"teff": stars.teff[None, :], "logg": stars.logg[None, :],
+             "feh": stars.feh[None, :], "rv": rv_obs}
     for i, par in enumerate(PARAMS):
-        sig = law[par].extended(snr_b)
         frac = f_rv if par == "rv" else f_out
-        val = truth[par] + measurement_noise(zs[3 + i], us[3 + i], sig, frac, k_out)
-        err = cfg.lasp_error_scale * sig * np.exp(scat * zs[7 + i] - 0.5 * scat**2)
+        val = truth[par] + measurement_noise(zs[3 + i], us[3 + i], core[par].extended(snr_b),
+                                             frac, k_out, extra[par])
+        err = cfg.lasp_error_scale * law[par].extended(snr_b) * np.exp(
+            scat * zs[7 + i] - 0.5 * scat**2)
         out[par] = np.where(runs, val, np.nan)
         out[par + "_err"] = np.where(runs, err, np.nan)
     return out
@@ -403,23 +512,32 @@ _TRUTH_SPECTRA = {
 class _Writer:
     """Output columns, filled plate block by plate block with broadcasting copies.
 
-    A plate block of ``n_e`` exposures × ``n`` objects occupies 2·n_e·n consecutive rows,
-    viewed as an array of shape (n_e, n, 2): per-exposure values broadcast along the
-    objects, per-object values along the exposures, per-arm values go to ``[..., 0]`` (B)
-    and ``[..., 1]`` (R).
+    A plate block of ``n_e`` exposures × ``n`` objects is first written to scratch
+    columns of 2·n_e·n rows, viewed as an array of shape (n_e, n, 2): per-exposure values
+    broadcast along the objects, per-object values along the exposures, per-arm values go
+    to ``[..., 0]`` (B) and ``[..., 1]`` (R). Its catalogued rows (not of a lost
+    spectrograph arm) are then appended to the output columns, so the table is built in
+    one pass and the scratch stays in cache.
     """
 
     def __init__(self, n_spec: int):
         self.n_spec = n_spec
         self.cols = {k: np.empty(2 * n_spec, d) for k, d in COLUMNS.items()}
         self.truth = {k: np.empty(n_spec, d) for k, d in _TRUTH_SPECTRA.items()}
+        self.pos = self.pos_t = 0
+        self._scratch: dict[str, np.ndarray] = {}
 
-    def fill(self, first: int, e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue,
-             ex: _Exposures, star_cols: dict, blk: dict) -> None:
-        """Write one plate block whose first spectrum has index ``first``."""
+    def _scratch_for(self, m: int) -> dict[str, np.ndarray]:
+        """Scratch columns of at least ``m`` spectra (2·m rows), reused between blocks."""
+        if not self._scratch or len(self._scratch["obsid"]) < 2 * m:
+            self._scratch = {k: np.empty(2 * m, d) for k, d in COLUMNS.items()}
+        return self._scratch
+
+    def fill(self, e_idx: np.ndarray, rows: np.ndarray, cat: Catalogue, ex: _Exposures,
+             star_cols: dict, blk: dict) -> None:
+        """Append the catalogued rows of one plate block."""
         n_e, n = len(e_idx), len(rows)
-        t0, t1 = first, first + n_e * n
-        lo, hi = 2 * t0, 2 * t1
+        m = n_e * n
         st = cat.star[rows]
         spid, fib = cat.spid[rows], cat.fiberid[rows]
         dead = dead_fibres(cat, rows)
@@ -439,8 +557,11 @@ class _Writer:
         per_obj.update(spid=spid, fiberid=fib, kic_id=cat.kic_id[rows],
                        epic_id=cat.epic_id[rows], fibermask=dead)
         obsid = ex.exp_id[e_idx, None] * 100000 + spid.astype(np.int64) * 1000 + fib
-        for name, col in self.cols.items():
-            v = col[lo:hi].reshape(n_e, n, 2)
+        keep = np.stack([blk["kept_b"], blk["kept_r"]], axis=-1).ravel()
+        k = int(np.count_nonzero(keep))
+        scratch = self._scratch_for(m)
+        for name, col in scratch.items():
+            v = col[:2 * m].reshape(n_e, n, 2)
             if name in per_exp:
                 v[...] = per_exp[name][:, None, None]
             elif name in per_obj:
@@ -455,25 +576,37 @@ class _Writer:
                 src_b, src_r = _ARM_SOURCES[name]
                 v[..., 0] = np.nan if src_b is None else blk[src_b]
                 v[..., 1] = np.nan if src_r is None else blk[src_r]
-        tv = {k: c[t0:t1].reshape(n_e, n) for k, c in self.truth.items()}
-        tv["obsid"][...] = obsid
-        tv["uid"][...] = per_obj["uid"][None, :]
-        tv["exposure_id"][...] = ex.exp_id[e_idx, None]
-        tv["rv_true"][...] = blk["rv_true"]
-        tv["rv_zero_point"][...] = blk["zp"]
-        tv["alt_lamp"][...] = ex.lamp[e_idx, None]
-        tv["throughput"][...] = blk["thr"]
-        tv["snr_b"][...] = blk["snr_b"]
-        tv["snr_r"][...] = blk["snr_r"]
+            self.cols[name][self.pos:self.pos + k] = col[:2 * m][keep]
+        self.pos += k
+        self._fill_truth(e_idx, obsid, per_obj["uid"], ex, blk)
+
+    def _fill_truth(self, e_idx: np.ndarray, obsid: np.ndarray, uid: np.ndarray,
+                    ex: _Exposures, blk: dict) -> None:
+        """Append the truth rows of the block's spectra with at least one catalogued arm."""
+        any_arm = (blk["kept_b"] | blk["kept_r"]).ravel()
+        k = int(np.count_nonzero(any_arm))
+        shape = obsid.shape
+        values = {
+            "obsid": obsid, "uid": np.broadcast_to(uid[None, :], shape),
+            "exposure_id": np.broadcast_to(ex.exp_id[e_idx, None], shape),
+            "rv_true": blk["rv_true"], "rv_zero_point": blk["zp"],
+            "alt_lamp": np.broadcast_to(ex.lamp[e_idx, None], shape), "throughput": blk["thr"],
+            "snr_b": blk["snr_b"], "snr_r": blk["snr_r"],
+        }
+        for name, col in self.truth.items():
+            col[self.pos_t:self.pos_t + k] = values[name].ravel()[any_arm]
+        self.pos_t += k
 
     def measured_table(self) -> Table:
-        t = Table(self.cols, copy=False)
+        """The catalogued rows (views of the filled part of the output columns)."""
+        t = Table({k: v[:self.pos] for k, v in self.cols.items()}, copy=False)
         for name, unit in UNITS.items():
             t[name].unit = unit
         return t
 
     def truth_table(self) -> Table:
-        return Table(self.truth, copy=False)
+        """One row per spectrum with at least one catalogued arm."""
+        return Table({k: v[:self.pos_t] for k, v in self.truth.items()}, copy=False)
 
 
 def _truth_stars(cat: Catalogue, exposures_per_plate: np.ndarray) -> Table:
@@ -489,6 +622,9 @@ def _truth_stars(cat: Catalogue, exposures_per_plate: np.ndarray) -> Table:
         "binary": s.binary, "mass1": s.mass1, "mass2": s.mass2, "q": s.q,
         "period_d": s.period_d, "ecc": s.ecc, "omega_deg": np.degrees(s.omega_rad),
         "incl_deg": s.incl_deg, "t_peri_mjd": s.t_peri_mjd, "k1_kms": s.k1_kms,
+        "catalogue_class": np.array(CLASS_NAMES, "S4")[s.cclass],
+        "kepler_observed": s.kepler_observed, "variable": s.variable,
+        "variable_scale": s.variable_scale, "lasp_difficulty": s.lasp_u, "sb2": is_sb2(s),
         "kic_id": cat.kic_id[first], "epic_id": cat.epic_id[first],
         "n_plates": np.bincount(cat.star, minlength=len(s)),
         "n_spectra": n_spectra.astype(np.int64),
@@ -496,37 +632,51 @@ def _truth_stars(cat: Catalogue, exposures_per_plate: np.ndarray) -> Table:
 
 
 def summarize(measured: Table, snr_high: float = 10.0) -> dict:
-    """Counts for ``synth_summary.json``.
+    """Counts for ``synth_summary.json`` (the numbers the paper's year-1 totals give).
 
     Returns
     -------
     dict
-        Spectra per arm, spectra with S/N > ``snr_high`` per arm, share with S/N < 2,
-        distinct targets with blue S/N > ``snr_high``, spectra and targets with LASP
-        parameters.
+        Spectra per arm, spectra with S/N > ``snr_high`` per arm and their share of all
+        spectra, share with S/N < 2, exposures and spectra per exposure per arm, distinct
+        targets with blue S/N > ``snr_high``, spectra and targets with LASP parameters
+        and LASP's success shares (LASP spectra over blue spectra with S/N > ``snr_high``;
+        LASP targets over targets with such a spectrum).
     """
-    band = np.asarray(measured["band"])
+    def text(col: str) -> np.ndarray:
+        a = np.asarray(measured[col])
+        return a.astype(str) if a.dtype.kind == "S" else a
+
+    blue = text("band") == "B"
     snr = np.asarray(measured["snr"])
-    blue = band == b"B" if band.dtype.kind == "S" else band == "B"
     uid = np.asarray(measured["uid"])
-    target = np.asarray(measured["objtype"])
-    target = target == (b"target" if target.dtype.kind == "S" else "target")
+    target = text("objtype") == "target"
     lasp = blue & np.isfinite(np.asarray(measured["teff_lasp"]))
-    out = {
-        "spectra": {"B": int(blue.sum()), "R": int((~blue).sum())},
-        f"spectra_snr_gt_{snr_high:g}": {"B": int((blue & (snr > snr_high)).sum()),
-                                          "R": int((~blue & (snr > snr_high)).sum())},
-        "share_snr_lt_2": {"B": float(np.mean(snr[blue] < 2)) if blue.any() else 0.0,
-                           "R": float(np.mean(snr[~blue] < 2)) if (~blue).any() else 0.0},
-        f"targets_blue_snr_gt_{snr_high:g}": len(np.unique(
-            uid[blue & target & (snr > snr_high)])),
+    n_exp = len(np.unique(np.asarray(measured["obsid"]) // 100000))
+    arms = {"B": blue, "R": ~blue}
+    high = {a: int((m & (snr > snr_high)).sum()) for a, m in arms.items()}
+    n_high_targets = len(np.unique(uid[blue & target & (snr > snr_high)]))
+    n_lasp_targets = len(np.unique(uid[lasp & target]))
+
+    def share(num: float, den: float) -> float:
+        return float(num / den) if den else 0.0
+
+    return {
+        "spectra": {a: int(m.sum()) for a, m in arms.items()},
+        f"spectra_snr_gt_{snr_high:g}": high,
+        f"share_snr_gt_{snr_high:g}": {a: share(high[a], m.sum()) for a, m in arms.items()},
+        "share_snr_lt_2": {a: share((m & (snr < 2)).sum(), m.sum()) for a, m in arms.items()},
+        f"targets_blue_snr_gt_{snr_high:g}": n_high_targets,
         "spectra_with_lasp": int(lasp.sum()),
-        "targets_with_lasp": len(np.unique(uid[lasp & target])),
+        "spectra_with_lasp_snr_8_10": int((lasp & (snr > 8) & (snr <= 10)).sum()),
+        "targets_with_lasp": n_lasp_targets,
         "flux_standards_with_lasp": len(np.unique(uid[lasp & ~target])),
-        "exposures": len(np.unique(np.asarray(measured["obsid"]) // 100000)),
+        "lasp_spectra_success": share(lasp.sum(), high["B"]),
+        "lasp_target_success": share(n_lasp_targets, n_high_targets),
+        "exposures": n_exp,
+        "spectra_per_exposure": {a: share(m.sum(), n_exp) for a, m in arms.items()},
         "plates": len(np.unique(np.asarray(measured["planid"]))),
     }
-    return out
 
 
 # --- output ---------------------------------------------------------------------------

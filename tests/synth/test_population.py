@@ -13,12 +13,18 @@ from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.geometry import angular_separation
 from lkmrs_sched.synth.fibres import STATUS_DEAD, STATUS_WEAK, build_catalogue, draw_fibres
 from lkmrs_sched.synth.population import (
+    CLASS_GAIA,
+    CLASS_KNO,
+    CLASS_KO,
     N_NORMAL,
     N_UNIFORM,
     PopulationConfig,
     draw_binaries,
     draw_magnitudes,
     draw_parameters,
+    draw_variables,
+    magnitude_slope,
+    own_rank,
     radial_velocity,
     solve_kepler,
 )
@@ -50,6 +56,14 @@ def test_table1_counts_and_field_radius(plates, catalogue):
         s = catalogue.stars.take(catalogue.star[rows])
         d = angular_distance(s.ra_deg, s.dec_deg, plates.ra_deg[p], plates.dec_deg[p])
         assert d.max() < 2.5
+        # Table 1's priority classes: KO, KNO (flux standards among them), not in KIC/EPIC.
+        c = plates.counts
+        assert np.sum(s.cclass == CLASS_KO) == c["n_kepler_observed"][p]
+        assert np.sum(s.cclass == CLASS_KNO) == c["n_kepler_not_observed"][p]
+        assert np.sum(s.cclass == CLASS_GAIA) == c["n_not_in_kic_epic"][p]
+        assert np.all(s.cclass[s.kind == 1] == CLASS_KNO)
+        np.testing.assert_array_equal(s.kepler_observed, s.cclass == CLASS_KO)
+        np.testing.assert_array_equal(s.has_catalogue_id, s.cclass != CLASS_GAIA)
     assert len(catalogue.plate) == plates.counts["n_total"].sum() == 54285
 
 
@@ -91,7 +105,8 @@ def test_ids(plates, catalogue):
     assert np.all(catalogue.epic_id[kepler] == 0)
     assert np.all(catalogue.kic_id[~kepler] == 0)
     ids = np.where(kepler, catalogue.kic_id, catalogue.epic_id)
-    assert 0 < np.mean(ids == 0) < 0.01  # a few stars are in neither catalogue
+    # Table 1: 130 of its 54,285 objects are in neither catalogue.
+    assert np.sum(ids == 0) == plates.counts["n_not_in_kic_epic"].sum() == 130
     per_star = {}
     for st, i in zip(catalogue.star.tolist(), ids.tolist(), strict=True):
         assert per_star.setdefault(st, i) == i  # one ID per star on every plate
@@ -101,15 +116,49 @@ def test_ids(plates, catalogue):
     assert np.all(catalogue.epic_id[~kepler & (ids > 0)] >= 201_000_000)
 
 
-def test_magnitudes_mostly_brighter_than_15():
+@pytest.mark.parametrize("slope", [0.0, 0.2, 0.3, 0.35])
+def test_magnitude_laws(slope):
+    """dN/dG ∝ 10^(α G) from G 8 to 15, a 3 % tail to 15.5 (counts per mag checked)."""
     uu, _ = _deviates(200_000)
-    g = draw_magnitudes(uu[3:6], CFG)
-    assert g.min() >= CFG.mag_bright and g.max() <= CFG.mag_faint
+    g = draw_magnitudes(uu[3:6], slope, CFG)
+    assert g.min() >= CFG.mag_bright == 8.0 and g.max() <= CFG.mag_faint
     assert np.mean(g > 15.0) == pytest.approx(CFG.faint_tail_fraction, abs=0.003)
-    assert 13.6 < np.median(g) < 14.3
-    # The counts law: between 11 and 14 the number per mag grows by 10^0.3 per mag.
-    h, _ = np.histogram(g, bins=[11, 12, 13, 14])
-    np.testing.assert_allclose(h[1:] / h[:-1], 10**0.3, rtol=0.05)
+    h, _ = np.histogram(g, bins=np.arange(9.0, 15.01, 1.0))
+    np.testing.assert_allclose(h[1:] / h[:-1], 10**slope, rtol=0.08)
+    # The median of the exponential part, from its inverse CDF.
+    a = slope * np.log(10)
+    want = 8 + (np.log1p(0.5 * np.expm1(a * 7)) / a if a else 3.5)
+    assert np.median(g[g <= 15]) == pytest.approx(want, abs=0.03)
+
+
+def test_class_slopes_and_k2_targets_brighter(plates, catalogue):
+    dec = np.array([44.0, 10.0, 44.0, 10.0, 10.0])
+    cls = np.array([CLASS_KO, CLASS_KO, CLASS_KNO, CLASS_KNO, CLASS_GAIA])
+    np.testing.assert_allclose(magnitude_slope(cls, dec, CFG), [
+        CFG.ko_kepler_slope, CFG.ko_k2_slope, CFG.kno_slope, CFG.kno_slope, CFG.gaia_slope])
+    s = catalogue.stars
+    ko = (s.cclass == CLASS_KO) & (s.kind == 0)
+    kepler = s.dec_deg > 30
+    # K2 guest-observer targets are brighter than the Kepler planet-search targets.
+    assert np.median(s.gmag[ko & ~kepler]) < np.median(s.gmag[ko & kepler]) - 0.3
+    assert s.gmag[s.kind == 0].min() < 8.2  # the bright end reaches G ≈ 8
+
+
+def test_variables_and_own_rank():
+    uu, _ = _deviates(100_000)
+    var, scale = draw_variables(uu[:2], CFG)
+    assert np.mean(var) == pytest.approx(CFG.variable_fraction, abs=0.004)
+    assert np.all(scale[~var] == 0)
+    lo, hi = CFG.variable_scale_min, CFG.variable_scale_max
+    assert scale[var].min() >= lo and scale[var].max() <= hi
+    # Log-uniform: the median is the geometric mean.
+    assert np.median(scale[var]) == pytest.approx(np.sqrt(lo * hi), rel=0.05)
+    ids = np.arange(200_000, dtype=np.int64) * 7 + 3
+    r = own_rank(ids, 12345)
+    np.testing.assert_array_equal(r, own_rank(ids, 12345))
+    assert 0 <= r.min() and r.max() < 1
+    assert np.histogram(r, bins=10)[0] == pytest.approx(np.full(10, 20_000), rel=0.03)
+    assert abs(np.corrcoef(r, own_rank(ids, 999))[0, 1]) < 0.01
 
 
 def test_parameters_like_the_brief():
@@ -200,6 +249,9 @@ def test_fibres(plates, catalogue):
     # Each spectrograph serves about a sixteenth of a plate.
     n = np.bincount(catalogue.spid[catalogue.plate == 0])[1:]
     assert n.max() - n.min() <= 1
+    # Table 1: 4000 fibres, n_total objects, the rest sky.
+    n_sky = np.bincount(catalogue.sky_plate, minlength=len(plates))
+    np.testing.assert_array_equal(n_sky, 4000 - plates.counts["n_total"])
     f = catalogue.fibres
     assert f.throughput.shape == (16, 250)
     assert np.mean(f.status == STATUS_DEAD) == pytest.approx(CFG.dead_fibre_fraction, abs=0.03)
@@ -215,8 +267,8 @@ def test_bad_population_settings(plates):
         dataclasses.replace(CFG, mag_limit=16.0)
     with pytest.raises(InputError, match="dead_fibre_fraction"):
         dataclasses.replace(CFG, weak_fibre_fraction=0.9)
-    thin = dataclasses.replace(CFG, pool_density=CFG.pool_density / 100)
-    with pytest.raises(InputError, match="pool_density"):
+    thin = dataclasses.replace(CFG, ko_pool_density=CFG.ko_pool_density / 100)
+    with pytest.raises(InputError, match="ko_pool_density"):
         build_catalogue(plates.subset([0]), thin, np.random.SeedSequence(1))
     crowded = dataclasses.replace(CFG, sky_fibres_per_spectrograph=150)
     with pytest.raises(InputError, match="too many objects"):
