@@ -1,7 +1,8 @@
 """Run every reduction step in order, for real or synthetic catalogues alike.
 
-    read → RV zero points (lamp shift first) → per-star combination (Eq. 1–2)
-         → internal precision per parameter (Eq. 3–4) → RV-variable candidates
+    read → RV zero points (lamp shift first) → internal precision per parameter
+         (Eq. 3–4) → per-star combination (Eq. 1–2; errors of the means from Eq. 4)
+         → RV-variable candidates
 
 :func:`reduce_spectra` works on a :class:`~lkmrs_sched.reduction.readers.SpectrumSet`;
 :func:`reduce_files` reads catalogue files first. Writing the results is
@@ -265,8 +266,6 @@ def reduce_spectra(
         with _step(bar, timings, "zero_points", "RV zero points"):
             zp = _zero_points(spectra, cfg, reference)
             corrected = _corrected(spectra, zp)
-        with _step(bar, timings, "combine", "per-star combination"):
-            catalogue = combine_epochs(corrected, min_snr=cfg.min_snr)
         sp = corrected.spectra
         codes = np.asarray(sp["star"])
         n_stars = len(spectra.stars)
@@ -274,6 +273,9 @@ def reduce_spectra(
         for p in PARAMETERS:
             with _step(bar, timings, f"precision_{p}", f"internal precision {p}"):
                 precision[p] = _precision_fit(sp, codes, n_stars, p, cfg)
+        with _step(bar, timings, "combine", "per-star combination"):
+            laws = {p: f.law for p, f in precision.items() if f.law.ok}
+            catalogue = combine_epochs(corrected, min_snr=cfg.min_snr, laws=laws)
         with _step(bar, timings, "variability", "RV variables"):
             variables = _variables(sp, codes, spectra.stars, precision["rv"], cfg)
     return ReductionResult(corrected, zp, catalogue, precision, variables, timings, cfg)
