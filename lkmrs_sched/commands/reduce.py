@@ -69,15 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--iterations",
-        type=int_range(1, 100, "a number of passes"),
-        default=1,
-        help="passes of the common-constant-star method (default: %(default)s)",
+        type=int_range(1, 100, "a number of iterations"),
+        default=8,
+        help="iterations of the robust common-star zero-point fit (default: %(default)s)",
     )
     p.add_argument(
-        "--max-scatter",
+        "--max-excess",
         type=float_range(0, 1e4, lo_open=True),
-        default=1.0,
-        help="constant-star RV scatter limit, km/s (default: %(default)s)",
+        default=2.0,
+        help="constant stars for the zero points have a robust RV scatter below this many "
+        "sigma_RV(S/N) (default: %(default)s)",
     )
     p.add_argument(
         "--min-plate-spectra",
@@ -88,9 +89,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--min-presence",
         type=float_range(0, 1, lo_open=True),
-        default=1.0,
+        default=0.5,
         help="share of a plate's exposures a common star must appear in (default: "
-        "%(default)s = every exposure; lower it for plates with many exposures)",
+        "%(default)s; 1 = every exposure, the paper's rule)",
+    )
+    p.add_argument(
+        "--lamp",
+        choices=("detect", "column", "none"),
+        default=None,
+        help="alternate-lamp (+6.5 km/s) exposures: detect them from the RVs (default), "
+        "take them from the alt_lamp column (or --lamp-column), or apply no shift",
+    )
+    p.add_argument(
+        "--lamp-column",
+        default=None,
+        metavar="NAME",
+        help="catalogue column flagging alternate-lamp exposures (true/false, 1/0); "
+        "implies --lamp column",
     )
     p.add_argument(
         "--lamp-shift",
@@ -100,15 +115,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--zero-point-weighting",
-        choices=("inverse-variance", "snr2"),
-        default="inverse-variance",
-        help="weights of the zero-point means (default: %(default)s)",
+        choices=("law", "inverse-variance", "snr2"),
+        default="law",
+        help="errors behind the zero-point fit: Table 4's sigma_RV(S/N), the catalogue's "
+        "RV errors, or (S/N)^2 weights (default: %(default)s)",
     )
     p.add_argument(
         "--min-snr",
         type=float_range(0, 1e4),
         default=0.0,
         help="leave out epochs below this S/N (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rv-variability",
+        choices=("robust", "paper", "chi2"),
+        default="robust",
+        help="criterion of rv_variable: the robust likelihood-ratio test (default), the "
+        "paper's 3-sigma range test, or the Gaussian chi-square test; all three are "
+        "computed and written",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float_range(0, 1, lo_open=True, hi_open=True),
+        default=1e-3,
+        help="false-alarm probability per star of the robust test (default: %(default)s)",
+    )
+    p.add_argument(
+        "--jitter-tolerance",
+        type=float_range(0, 5),
+        default=0.4,
+        help="RV jitter a constant star may show in the robust test, in units of its "
+        "sigma_RV(S/N) (default: %(default)s)",
     )
     p.add_argument(
         "--chi2-p",
@@ -131,7 +168,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or issue lines")
-    p.set_defaults(func=run, flag_names={"variability_p": "--chi2-p"})
+    p.set_defaults(func=run, flag_names={
+        "variability_p": "--chi2-p", "variability_alpha": "--alpha",
+        "variability_tolerance": "--jitter-tolerance",
+        "variability_criterion": "--rv-variability"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,23 +182,31 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.reduction.readers import parse_column_map, read_exposures
 
     method = args.zero_point or ("reference" if args.reference_rv else "common")
+    lamp = args.lamp or ("column" if args.lamp_column else "detect")
+    column_map = list(args.column_map or [])
+    if args.lamp_column:
+        column_map.append(f"{args.lamp_column}=alt_lamp")
     config = ReductionConfig(
         rv_column=args.rv_column,
         rv_error_column=args.rv_error_column,
         zero_point=method,
         reference_rv=args.reference_rv,
         iterations=args.iterations,
-        max_scatter=args.max_scatter,
+        max_excess=args.max_excess,
         min_plate_spectra=args.min_plate_spectra,
         lamp_shift=args.lamp_shift,
         zero_point_weighting=args.zero_point_weighting,
         min_presence=args.min_presence,
+        lamp=lamp,
         min_snr=args.min_snr,
         variability_p=args.chi2_p,
+        variability_alpha=args.alpha,
+        variability_tolerance=args.jitter_tolerance,
+        variability_criterion=args.rv_variability,
     )
     config.check()
-    column_map = parse_column_map(args.column_map)
     map_files = [m for m in args.column_map or [] if "=" not in m]
+    column_map = parse_column_map(column_map or None)
     prepare_folder(args.out, inputs=[*args.exposures, args.reference_rv, *map_files],
                    writes=WRITES)
     progress = not args.quiet and sys.stderr.isatty()

@@ -213,6 +213,7 @@ def _check_optional(cols: dict[str, Any], rows: _Rows, out: dict[str, Any]) -> N
         out["alt_lamp"] = lamp & ~bad
     else:
         out["alt_lamp"] = np.zeros(n, dtype=bool)
+        rows.report.add_absent("alt_lamp", rows.where)
     for name in ("designation", "objtype"):
         if name in cols:
             out[name] = C.as_text(cols[name])[0]

@@ -84,6 +84,9 @@ def fake_catalogue(
     lamp_shift: float = 6.5,
     outlier_fraction: float = 0.0,
     outlier_range: tuple[float, float] = (8.0, 30.0),
+    rv_outlier_fraction: float | None = None,
+    outlier_model: str = "uniform",
+    outlier_scale: float = 10.0,
     binary_fraction: float = 0.0,
     binary_k_range: tuple[float, float] = (5.0, 50.0),
     presence: float = 1.0,
@@ -109,13 +112,15 @@ def fake_catalogue(
         LASP parameters only for blue S/N at or above this.
     rv_offset_sigma : float
         σ of the injected per-(plate, spectrograph, exposure) RV offsets, km/s.
-    lamp_exposures : int
-        The first this many exposures of each plate use the alternate lamp (RV +lamp_shift).
-    lamp_shift : float
-        km/s.
-    outlier_fraction : float
-        Share of measurements (independently per parameter) given an error of
-        ``outlier_range`` × σ with random sign.
+    lamp_exposures, lamp_shift : int, float
+        The first this many exposures of each plate read ``lamp_shift`` km/s too high.
+    outlier_fraction, rv_outlier_fraction : float
+        Share of measurements (independently per parameter and epoch) that are outliers;
+        for RVs ``rv_outlier_fraction`` (default ``outlier_fraction``).
+    outlier_model, outlier_range, outlier_scale
+        ``"uniform"``: an outlier gets an extra error uniform in ``outlier_range`` × σ
+        with a random sign; ``"gaussian"``: its whole error is ``outlier_scale`` × σ wide
+        (synth's model).
     binary_fraction : float
         Share of stars with a sinusoidal RV orbit of semi-amplitude in ``binary_k_range``.
     presence : float
@@ -130,13 +135,14 @@ def fake_catalogue(
     FakeCatalogue
     """
     rng = np.random.default_rng(seed)
-    laws = laws or published_laws()
     size = _Size(n_plates, first_plate, n_spid, stars_per_spid, n_exposures)
+    tails = _Tails.of(outlier_fraction, outlier_range, rv_outlier_fraction, outlier_model,
+                      outlier_scale)
     # The draws below are made in this order from the one stream.
     st = _fake_stars(rng, size, snr_range, binary_fraction, binary_k_range)
     ex = _fake_exposures(rng, size, exposure_scatter, lamp_exposures, rv_offset_sigma)
     sp = _fake_spectra(rng, size, st, ex, presence, snr_epoch_scatter)
-    ms = _fake_measurements(rng, laws, st, ex, sp, outlier_fraction, outlier_range, lamp_shift)
+    ms = _fake_measurements(rng, laws or published_laws(), st, ex, sp, tails, lamp_shift)
     cols = _dr8_columns(size, st, ex, sp, ms, lasp_min_snr, both_arms)
     return FakeCatalogue(cols, *_truth_tables(size, st, ex, sp, ms))
 
@@ -233,6 +239,25 @@ class _FakeSpectra:
 
 
 @dataclass(frozen=True)
+class _Tails:
+    """Outlier model of the fake measurements (see :func:`fake_catalogue`)."""
+
+    fraction: float
+    range: tuple[float, float]
+    rv_fraction: float
+    model: str
+    scale: float
+
+    @classmethod
+    def of(cls, fraction: float, range_: tuple[float, float], rv_fraction: float | None,
+           model: str, scale: float) -> _Tails:
+        if model not in ("uniform", "gaussian"):
+            raise ValueError(f"outlier_model {model!r}: 'uniform' or 'gaussian'")
+        return cls(fraction, range_, fraction if rv_fraction is None else rv_fraction, model,
+                   scale)
+
+
+@dataclass(frozen=True)
 class _FakeMeasurements:
     """Measured values, their errors and outlier flags per parameter; arm RVs."""
 
@@ -322,9 +347,8 @@ def _fake_spectra(rng: np.random.Generator, size: _Size, st: _FakeStars, ex: _Fa
 
 
 def _fake_measurements(rng: np.random.Generator, laws: dict[str, PrecisionLaw], st: _FakeStars,
-                       ex: _FakeExposures, sp: _FakeSpectra, outlier_fraction: float,
-                       outlier_range: tuple[float, float], lamp_shift: float
-                       ) -> _FakeMeasurements:
+                       ex: _FakeExposures, sp: _FakeSpectra, tails: _Tails,
+                       lamp_shift: float) -> _FakeMeasurements:
     """Noise from the laws (held at σ(300) above S/N 300), outliers, offsets, lamp shift."""
     s_idx, e_idx, snr, n_spec = sp.star, sp.exposure, sp.snr, sp.star.size
     truth = {"teff": st.teff[s_idx], "logg": st.logg[s_idx], "feh": st.feh[s_idx],
@@ -334,9 +358,12 @@ def _fake_measurements(rng: np.random.Generator, laws: dict[str, PrecisionLaw], 
     outliers: dict[str, np.ndarray] = {}
     for name, law in laws.items():
         sigma = np.clip(law(np.minimum(snr, LAW_SNR_MAX)), 1e-6, None)
-        value = truth[name] + rng.normal(0.0, 1.0, n_spec) * sigma
-        out = rng.random(n_spec) < outlier_fraction
-        amp = rng.uniform(*outlier_range, n_spec) * rng.choice([-1.0, 1.0], n_spec)
+        z = rng.normal(0.0, 1.0, n_spec)
+        value = truth[name] + z * sigma
+        out = rng.random(n_spec) < (tails.rv_fraction if name == "rv" else tails.fraction)
+        amp = rng.uniform(*tails.range, n_spec) * rng.choice([-1.0, 1.0], n_spec)
+        if tails.model == "gaussian":  # the whole error is outlier_scale times wider
+            amp = (tails.scale - 1.0) * z
         value = np.where(out, value + amp * sigma, value)
         measured[name], errors[name], outliers[name] = value, sigma, out
     shift = ex.unit_offset[e_idx, st.spid[s_idx] - 1] + np.where(ex.alt[e_idx], lamp_shift, 0.0)

@@ -120,7 +120,8 @@ def write_outputs(
         )
         bar.update(2)
         var = result.variables
-        cand = _plain(var[np.asarray(var["var_range"]) | np.asarray(var["var_chi2"])])
+        flags = [np.asarray(var[c]) for c in ("var_robust", "var_paper", "var_chi2")]
+        cand = _plain(var[np.logical_or.reduce(flags)])
         written.append(write_table(cand, out / "rv_variables.ecsv", "ascii.ecsv"))
         write_json(out / "read_report.json", result.spectra.report.to_dict())
         written.append(out / "read_report.json")

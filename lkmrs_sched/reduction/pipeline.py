@@ -1,7 +1,8 @@
 """Run every reduction step in order, for real or synthetic catalogues alike.
 
-    read → RV zero points (lamp shift first) → per-star combination (Eq. 1–2)
-         → internal precision per parameter (Eq. 3–4) → RV-variable candidates
+    read → RV zero points (lamp shift first) → internal precision per parameter
+         (Eq. 3–4) → per-star combination (Eq. 1–2; errors of the means from Eq. 4)
+         → RV-variable candidates
 
 :func:`reduce_spectra` works on a :class:`~lkmrs_sched.reduction.readers.SpectrumSet`;
 :func:`reduce_files` reads catalogue files first. Writing the results is
@@ -26,7 +27,8 @@ from lkmrs_sched.reduction import rv_zero_point as zp_mod
 from lkmrs_sched.reduction.combine import combine_epochs
 from lkmrs_sched.reduction.readers import PARAMETERS, UNITS, SpectrumSet, read_exposures
 from lkmrs_sched.reduction.uncertainty import QUOTED_SNR, PrecisionFit, fit_internal_precision
-from lkmrs_sched.reduction.variability import rv_variability
+from lkmrs_sched.reduction.variability import CRITERIA as VARIABILITY_CRITERIA
+from lkmrs_sched.reduction.variability import rv_variability, variability_counts
 
 #: Zero-point methods: common constant stars, external reference RVs, or lamp shift only.
 ZERO_POINT_METHODS = ("common", "reference", "none")
@@ -45,9 +47,9 @@ class ReductionConfig:
     reference_rv : str
         Reference RV file for ``zero_point="reference"``.
     iterations : int
-        Passes of the common-constant-star method.
-    max_scatter : float
-        Constant-star threshold, km/s.
+        Iterations of the common-star two-way fit.
+    max_excess : float
+        A constant star's robust RV scatter is below this many σ_RV(S/N).
     min_plate_spectra : int
         Plates with fewer usable spectra are left out of the zero-point correction.
     min_exposure_fraction : float
@@ -56,9 +58,12 @@ class ReductionConfig:
     min_zero_point_stars : int
         Constant stars needed per (spectrograph, exposure).
     zero_point_weighting : str
-        "inverse-variance" (1/rv_err²) or "snr2".
+        "law" (1/σ_RV(S/N)², Table 4), "inverse-variance" (1/rv_err²) or "snr2".
     min_presence : float
         Share of a plate's considered exposures a common star must appear in (1 = all).
+    lamp : str
+        Alternate-lamp exposures: "detect" (from the RVs), "column" (``alt_lamp``) or
+        "none".
     reference_floor : float
         Noise floor of the reference-RV fit, km/s.
     reference_min_stars : int
@@ -70,20 +75,28 @@ class ReductionConfig:
     recompute_means : bool
         See :func:`~lkmrs_sched.reduction.uncertainty.fit_internal_precision`.
     variability_nsigma, variability_p : float
-        Thresholds of the range and χ² RV-variability criteria.
+        Thresholds of the paper's range and the χ² RV-variability criteria.
+    variability_alpha : float
+        False-alarm probability of the robust RV-variability test.
+    variability_tolerance : float
+        Jitter a constant star may show in the robust test, in units of its σ_RV(S/N).
+    variability_criterion : str
+        Criterion behind ``rv_variable``: one of
+        :data:`~lkmrs_sched.reduction.variability.CRITERIA` ("robust", "paper", "chi2").
     """
 
     rv_column: str = "rv_lasp0"
     rv_error_column: str | None = None
     zero_point: str = "common"
     reference_rv: str = ""
-    iterations: int = 1
-    max_scatter: float = 1.0
+    iterations: int = 8
+    max_excess: float = 2.0
     min_plate_spectra: int = 540
     min_exposure_fraction: float = 0.5
     min_zero_point_stars: int = 3
-    zero_point_weighting: str = "inverse-variance"
-    min_presence: float = 1.0
+    zero_point_weighting: str = "law"
+    min_presence: float = 0.5
+    lamp: str = "detect"
     reference_floor: float = 1.0
     reference_min_stars: int = 5
     lamp_shift: float = zp_mod.LAMP_SHIFT
@@ -91,6 +104,9 @@ class ReductionConfig:
     recompute_means: bool = True
     variability_nsigma: float = 3.0
     variability_p: float = 1e-3
+    variability_alpha: float = 1e-3
+    variability_tolerance: float = 0.4
+    variability_criterion: str = "robust"
 
     def check(self) -> None:
         """Raise :class:`InputError` for impossible values."""
@@ -106,13 +122,24 @@ class ReductionConfig:
             raise InputError(
                 "zero_point_weighting", self.zero_point_weighting, ", ".join(zp_mod.WEIGHTINGS)
             )
-        for name in ("max_scatter", "reference_floor", "variability_nsigma"):
+        if self.lamp not in zp_mod.LAMP_METHODS:
+            raise InputError("lamp", self.lamp, ", ".join(zp_mod.LAMP_METHODS))
+        for name in ("max_excess", "reference_floor", "variability_nsigma"):
             if not getattr(self, name) > 0:
                 raise InputError(name, getattr(self, name), "> 0")
         if not 0 < self.min_presence <= 1:
             raise InputError("min_presence", self.min_presence, "0 < share <= 1")
         if not 0 < self.variability_p < 1:
             raise InputError("variability_p", self.variability_p, "0 < p < 1")
+        if not 1e-4 <= self.variability_alpha < 0.5:
+            raise InputError("variability_alpha", self.variability_alpha,
+                             "1e-4 <= alpha < 0.5 (the Monte Carlo null resolves 1e-4)")
+        if not 0 <= self.variability_tolerance <= 5:
+            raise InputError("variability_tolerance", self.variability_tolerance,
+                             "0 <= tolerance <= 5 (units of sigma_RV)")
+        if self.variability_criterion not in VARIABILITY_CRITERIA:
+            raise InputError("variability_criterion", self.variability_criterion,
+                             ", ".join(VARIABILITY_CRITERIA))
         if self.min_plate_spectra < 0:
             raise InputError("min_plate_spectra", self.min_plate_spectra, ">= 0")
         if not 0 <= self.min_snr < float("inf"):
@@ -169,13 +196,16 @@ class ReductionResult:
             "zero_point_units": len(zp.offsets),
             "zero_point_units_determined": ok_units,
             "plates_skipped": zp.skipped_plates() if zp.method == "common-constant-stars" else [],
-            "n_alt_lamp_exposures": int(np.count_nonzero(self.spectra.exposures["alt_lamp"])),
+            "n_alt_lamp_exposures": int(zp.lamp.get("n_exposures", 0)),
+            "alt_lamp": zp.lamp,
+            "zero_point_rms_kms": zp.plates.meta.get("rms_kms", {}),
             "sigma_at_snr20": {
                 p: f.to_dict()["sigma_at_snr"]["20"] for p, f in self.precision.items()
             },
             "rv_variables": {
-                k: int(var.get(k, 0))
-                for k in ("n_tested", "n_var_range", "n_var_chi2", "n_var_both")
+                "criterion": var.get("criterion", ""),
+                **variability_counts(self.variables),
+                "error_model": var.get("error_model", {}),
             },
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
@@ -192,8 +222,10 @@ class ReductionResult:
             f"reduced {s['n_spectra']} spectra of {s['n_stars']} stars on {s['n_plates']} "
             f"plates ({s['n_exposures']} exposures); zero points {s['zero_point_method']}: "
             f"{s['zero_point_units_determined']}/{s['zero_point_units']} units{skipped}; "
-            f"sigma at S/N 20: {sig}; RV variables: {s['rv_variables']['n_var_range']} (range), "
-            f"{s['rv_variables']['n_var_chi2']} (chi2) of {s['rv_variables']['n_tested']}; "
+            f"sigma at S/N 20: {sig}; RV variables of {s['rv_variables']['n_tested']}: "
+            f"{s['rv_variables']['n_var_robust']} (robust), "
+            f"{s['rv_variables']['n_var_paper']} (paper's range test), "
+            f"{s['rv_variables']['n_var_chi2']} (chi2); "
             f"{s['n_rows_excluded']} input rows excluded"
         )
 
@@ -235,8 +267,6 @@ def reduce_spectra(
         with _step(bar, timings, "zero_points", "RV zero points"):
             zp = _zero_points(spectra, cfg, reference)
             corrected = _corrected(spectra, zp)
-        with _step(bar, timings, "combine", "per-star combination"):
-            catalogue = combine_epochs(corrected, min_snr=cfg.min_snr)
         sp = corrected.spectra
         codes = np.asarray(sp["star"])
         n_stars = len(spectra.stars)
@@ -244,6 +274,9 @@ def reduce_spectra(
         for p in PARAMETERS:
             with _step(bar, timings, f"precision_{p}", f"internal precision {p}"):
                 precision[p] = _precision_fit(sp, codes, n_stars, p, cfg)
+        with _step(bar, timings, "combine", "per-star combination"):
+            laws = {p: f.law for p, f in precision.items() if f.law.ok}
+            catalogue = combine_epochs(corrected, min_snr=cfg.min_snr, laws=laws)
         with _step(bar, timings, "variability", "RV variables"):
             variables = _variables(sp, codes, spectra.stars, precision["rv"], cfg)
     return ReductionResult(corrected, zp, catalogue, precision, variables, timings, cfg)
@@ -267,10 +300,11 @@ def _zero_points(
         return zp_mod.rv_zero_points(
             spectra,
             iterations=cfg.iterations,
-            max_scatter=cfg.max_scatter,
+            max_excess=cfg.max_excess,
             min_plate_spectra=cfg.min_plate_spectra,
             min_exposure_fraction=cfg.min_exposure_fraction,
             min_stars=cfg.min_zero_point_stars,
+            lamp=cfg.lamp,
             lamp_shift=cfg.lamp_shift,
             weighting=cfg.zero_point_weighting,
             min_presence=cfg.min_presence,
@@ -282,9 +316,10 @@ def _zero_points(
             ref,
             floor=cfg.reference_floor,
             min_stars=cfg.reference_min_stars,
+            lamp=cfg.lamp,
             lamp_shift=cfg.lamp_shift,
         )
-    return zp_mod.no_zero_points(spectra, lamp_shift=cfg.lamp_shift)
+    return zp_mod.no_zero_points(spectra, lamp=cfg.lamp, lamp_shift=cfg.lamp_shift)
 
 
 def _corrected(spectra: SpectrumSet, zp: zp_mod.ZeroPoints) -> SpectrumSet:
@@ -334,6 +369,9 @@ def _variables(
         len(stars),
         nsigma=cfg.variability_nsigma,
         p_threshold=cfg.variability_p,
+        alpha=cfg.variability_alpha,
+        tolerance=cfg.variability_tolerance,
+        criterion=cfg.variability_criterion,
     )
     variables.meta["law_source"] = "fit" if rv_fit.law.ok else "Table 4"
     star = np.asarray(variables["star"])

@@ -350,6 +350,8 @@ def _exposure_table(
         "warning",
     )
     exposures["alt_lamp"] = lamp_rows > 0
+    # Whether every input had a lamp column (else alt_lamp = False says nothing).
+    exposures.meta["alt_lamp_column"] = "alt_lamp" not in report.absent
     exposures["n_spectra"] = np.bincount(np.asarray(spectra["exposure"]), minlength=n_exp)
     return exposures
 

@@ -62,11 +62,14 @@ class ReadReport:
         Rows (spectrum × arm) in all inputs.
     n_rows_used : int
         Rows that survived the checks.
+    absent : dict of str to list of str
+        Optional columns (e.g. ``alt_lamp``) missing from inputs: the inputs without each.
     """
 
     issues: list[Issue] = field(default_factory=list)
     n_rows_read: int = 0
     n_rows_used: int = 0
+    absent: dict[str, list[str]] = field(default_factory=dict)
 
     def add(
         self,
@@ -92,6 +95,12 @@ class ReadReport:
                 self.issues[k] = Issue(where, column, old.n_rows + n, problem, action, severity)
                 return
         self.issues.append(Issue(where, column, n, problem, action, severity))
+
+    def add_absent(self, column: str, where: str) -> None:
+        """Record that the input ``where`` has no column ``column``."""
+        inputs = self.absent.setdefault(column, [])
+        if where not in inputs:
+            inputs.append(where)
 
     @property
     def n_rows_excluded(self) -> int:
@@ -121,6 +130,7 @@ class ReadReport:
             "n_rows_read": self.n_rows_read,
             "n_rows_used": self.n_rows_used,
             "n_rows_excluded": self.n_rows_excluded,
+            "absent_columns": {k: list(v) for k, v in self.absent.items()},
             "issues": [asdict(i) for i in self.issues],
         }
 

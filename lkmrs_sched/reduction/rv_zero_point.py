@@ -1,25 +1,34 @@
 """RV zero points per (spectrograph, exposure), and the alternate-lamp correction.
 
 In time-domain mode a star stays on one fibre, hence one spectrograph, for all the
-exposures of a plate; RVs carry offsets that depend on spectrograph and exposure.
+exposures of a plate; RVs carry offsets that depend on spectrograph and exposure (a few
+hundred m/s, drifting over months), and exposures calibrated with the alternate arc
+lamp read +6.5 km/s too high.
 
-**Common constant stars** (Zong et al. 2020, default). Per plate:
+**Alternate lamp** (``lamp``): ``"detect"`` (default) finds those exposures from the RVs,
+as a robust per-(plate, exposure) offset consistent with +6.5 km/s (:mod:`.lamp`);
+``"column"`` trusts the catalogue's ``alt_lamp`` column (``--lamp-column NAME`` maps
+another one); ``"none"`` applies no shift. The shift is subtracted before the zero points.
 
-1. The alternate-lamp exposures are first moved down by 6.5 km/s (they read that much
-   too high). This comes first so that those exposures do not make every star look
-   variable; the zero points below then absorb only what is left.
-2. A plate needs at least 540 usable spectra (finite RV, S/N > 0), else it is skipped
-   and reported. Exposures with fewer usable spectra than ``min_exposure_fraction`` of
-   the plate's median exposure are not considered (reported too).
-3. Common stars have a usable RV in every considered exposure of the plate; constant
-   stars among them have a weighted RV scatter (Eq. 2) below 1 km/s.
-4. For each (spectrograph, exposure) the offset is the S/N²-weighted mean deviation of
-   its constant stars from their own means; it is subtracted. One iteration by default;
-   further iterations reselect the constant stars from the corrected RVs.
+**Common stars, robust two-way fit** (default; the paper's method made robust). Per plate
+with at least ``min_plate_spectra`` (540) usable spectra, exposures with at least
+``min_exposure_fraction`` of the plate's median usable spectra, the lamp-corrected RVs
+follow
 
-The method is relative: per spectrograph the offsets average to about zero over the
-considered exposures, so a common shift of all exposures is not seen (only a reference
-can fix that).
+    RV_ik = μ_i + z_(k, s_i) + ε_ik
+
+with μ_i the star's mean, z the zero point of exposure k on the star's spectrograph s_i
+and ε_ik its error of σ_k = σ_RV(S/N_k) (``weighting``). The fit alternates (``iterations``
+times, default 8): residuals standardised by σ_k and by the plate's robust scale (MAD)
+get Tukey biweights (c = 4.685, so outliers drop out); a star is **constant** when it has
+RVs in at least ``min_presence`` (half) of the considered exposures and its biweighted
+reduced χ² is below ``max_excess``² (2², i.e. a scatter at most twice σ(S/N)) — binaries
+drop out; each z is the weighted mean deviation of its constant stars from their means
+(at least ``min_stars``), centred per (plate, spectrograph) over the exposures (the
+method is relative: a shift common to all exposures is not seen); each μ_i is the
+weighted mean of its star's corrected RVs. The plates table reports the RMS scatter of
+the constant stars' RVs about their means before any correction, after the lamp shift
+and after the zero points (km/s).
 
 **Reference RVs** (Zhang B. et al. 2021). One zero point per (spectrograph, exposure):
 the robust L1 fit of a constant to RV − RV_ref of the stars with a reference RV
@@ -29,18 +38,36 @@ the robust L1 fit of a constant to RV − RV_ref of the stars with a reference R
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.errors import InputError
-from lkmrs_sched.reduction.groups import group_sum, weighted_mean_scatter, weighted_median
+from lkmrs_sched.core.precision import published_laws
+from lkmrs_sched.reduction.groups import group_sum, weighted_median
+from lkmrs_sched.reduction.lamp import LAMP_SHIFT, LampDetection, detect_lamp
 from lkmrs_sched.reduction.readers import SpectrumSet
 
-#: km/s that alternate-lamp exposures read too high.
-LAMP_SHIFT = 6.5
 _N_SPID = 17  # spectrograph IDs 1..16, one spare slot for 0
+#: Ways to find the alternate-lamp exposures.
+LAMP_METHODS = ("detect", "column", "none")
+#: Tukey biweight constant (95 % efficiency for Gaussian errors).
+BIWEIGHT_C = 4.685
+
+__all__ = [
+    "LAMP_METHODS",
+    "LAMP_SHIFT",
+    "WEIGHTINGS",
+    "ZeroPoints",
+    "lamp_shifts",
+    "no_zero_points",
+    "read_reference_rvs",
+    "rv_zero_points",
+    "rv_zero_points_reference",
+    "two_way_offsets",
+    "zero_point_weights",
+]
 
 
 @dataclass
@@ -62,12 +89,17 @@ class ZeroPoints:
         Per spectrum, km/s subtracted from the RV (lamp shift + zero point).
     method : str
         ``"common-constant-stars"``, ``"reference"`` or ``"none"``.
+    lamp : dict
+        How the alternate-lamp exposures were found: ``method``, ``n_exposures``
+        (shifted), and for ``"detect"`` ``n_column`` / ``n_agree`` (when the catalogue
+        has an ``alt_lamp`` column) and ``n_unexplained`` (other significant offsets).
     """
 
     offsets: Table
     plates: Table
     correction: np.ndarray
     method: str
+    lamp: dict = field(default_factory=dict)
 
     def apply(self, rv: np.ndarray) -> np.ndarray:
         """Corrected RVs (km/s)."""
@@ -82,14 +114,7 @@ class ZeroPoints:
         ]
 
 
-def lamp_correction(
-    alt_lamp_exposure: np.ndarray, exposure: np.ndarray, shift: float = LAMP_SHIFT
-) -> np.ndarray:
-    """Per-spectrum correction (km/s) for exposures calibrated with the alternate lamp."""
-    return np.where(np.asarray(alt_lamp_exposure, dtype=bool)[exposure], shift, 0.0)
-
-
-WEIGHTINGS = ("inverse-variance", "snr2")
+WEIGHTINGS = ("law", "inverse-variance", "snr2")
 #: km/s added in quadrature to quoted RV errors in inverse-variance weights.
 ERROR_FLOOR = 0.1
 
@@ -101,8 +126,9 @@ def zero_point_weights(sp: Table, weighting: str, error_floor: float = ERROR_FLO
     ----------
     sp : astropy.table.Table
         Spectra (``rv_err`` in km/s, ``rv_snr``).
-    weighting : {"inverse-variance", "snr2"}
-        1/(σ_RV² + floor²) from the catalogue's RV errors, or (S/N)² as in Eq. 1.
+    weighting : {"law", "inverse-variance", "snr2"}
+        1/σ_RV(S/N)² from Table 4's law (held at S/N 300), 1/(σ² + floor²) from the
+        catalogue's RV errors, or (S/N)² as in Eq. 1.
     error_floor : float
         Added in quadrature to the RV errors (km/s) so that one tiny quoted error
         cannot dominate a mean.
@@ -112,6 +138,12 @@ def zero_point_weights(sp: Table, weighting: str, error_floor: float = ERROR_FLO
     ndarray
         Weights (NaN/inf where unusable).
     """
+    if weighting == "law":
+        snr = np.asarray(sp["rv_snr"], dtype=float)
+        with np.errstate(invalid="ignore"):
+            sigma = published_laws()["rv"].extended(np.minimum(np.where(snr > 0, snr, np.nan),
+                                                                300.0))
+        return 1.0 / sigma**2
     if weighting == "snr2":
         return np.asarray(sp["rv_snr"], dtype=float) ** 2
     if weighting == "inverse-variance":
@@ -121,136 +153,72 @@ def zero_point_weights(sp: Table, weighting: str, error_floor: float = ERROR_FLO
     raise InputError("zero_point_weighting", weighting, ", ".join(WEIGHTINGS))
 
 
-def _usable(rv: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(rv) & np.isfinite(weight) & (weight > 0)
-
-
-def _unit_stats(unit: np.ndarray, dev: np.ndarray, w: np.ndarray, n_units: int):
-    """Weighted mean, its error and member count per unit."""
-    n = np.bincount(unit, minlength=n_units)
-    ws = group_sum(unit, w, n_units)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        off = group_sum(unit, w * dev, n_units) / ws
-        var = group_sum(unit, w * (dev - off[unit]) ** 2, n_units) / ws * n / (n - 1.0)
-        n_eff = ws**2 / group_sum(unit, w * w, n_units)
-        err = np.sqrt(var / n_eff)
-    return off, err, n
-
-
-def common_star_offsets(
-    plate: np.ndarray,
-    star: np.ndarray,
-    exposure: np.ndarray,
-    spid: np.ndarray,
-    rv: np.ndarray,
-    weight: np.ndarray,
-    exposure_plate: np.ndarray,
-    *,
-    max_scatter: float = 1.0,
-    min_plate_spectra: int = 540,
-    min_exposure_fraction: float = 0.5,
-    min_stars: int = 3,
-    min_presence: float = 1.0,
-) -> dict[str, np.ndarray]:
-    """One pass of the common-constant-star method on plain arrays.
+def lamp_shifts(spectra: SpectrumSet, method: str = "detect", shift: float = LAMP_SHIFT,
+                weight: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Per exposure: km/s to subtract for the alternate lamp, and how it was found.
 
     Parameters
     ----------
-    plate, star, exposure, spid : ndarray of int
-        Per spectrum: plate code, star code, global exposure code, spectrograph (1-16).
-    rv : ndarray of float
-        RVs (km/s, NaN = none), lamp-corrected.
-    weight : ndarray of float
-        Per spectrum weight, (S/N)².
-    exposure_plate : ndarray of int
-        Plate code of each exposure.
-    max_scatter : float
-        Constant-star threshold on the Eq. 2 scatter, km/s.
-    min_plate_spectra : int
-        Plates with fewer usable spectra are skipped.
-    min_exposure_fraction : float
-        Exposures with fewer usable spectra than this share of the plate's median
-        exposure are not considered.
-    min_stars : int
-        Constant stars needed for a (spectrograph, exposure) offset.
-    min_presence : float
-        Share of the considered exposures a common star must have a usable RV in
-        (1 = every exposure, the paper's rule; lower values keep more stars on plates
-        with many exposures, use ≥ 2 iterations then, since a star's mean then depends
-        on which exposures it has).
+    spectra : SpectrumSet
+    method : {"detect", "column", "none"}
+        See the module docstring.
+    shift : float
+        km/s.
+    weight : ndarray, optional
+        Per-spectrum weights for the detection (default: the Table 4 law).
 
     Returns
     -------
-    dict
-        ``offset``, ``error``, ``n_stars`` per unit (``exposure * 17 + spid``);
-        per plate ``n_usable``, ``n_exposures_used``, ``n_common``, ``n_constant``,
-        ``plate_ok``; per exposure ``considered``.
+    shifts : ndarray, per exposure
+    info : dict
+        ``method``, ``n_exposures``; for ``"detect"`` also ``n_column``, ``n_agree``
+        (None without a lamp column), ``n_unexplained`` and the ``detection``
+        (:class:`~lkmrs_sched.reduction.lamp.LampDetection`).
+
+    Raises
+    ------
+    InputError
+        ``method = "column"`` on catalogues without a lamp column.
     """
-    n_plates = int(exposure_plate.max()) + 1 if exposure_plate.size else 0
-    n_units = exposure_plate.size * _N_SPID
-    usable = _usable(rv, weight)
-    n_usable = np.bincount(plate[usable], minlength=n_plates)
-    plate_ok = n_usable >= min_plate_spectra
-    considered = _considered_exposures(
-        exposure[usable], exposure_plate, plate_ok, n_plates, min_exposure_fraction
-    )
-    n_used = np.bincount(exposure_plate[considered], minlength=n_plates)
-
-    sel = usable & considered[exposure]
-    w_s = weight[sel]
-    pair_plate, common, constant, member, dev = _constant_stars(
-        star[sel], plate[sel], rv[sel], w_s, n_plates, n_used, max_scatter, min_presence
-    )
-    unit = exposure[sel].astype(np.int64) * _N_SPID + spid[sel]
-    off, err, n = _unit_stats(unit[member], dev[member], w_s[member], n_units)
-    ok = n >= min_stars
-    off[~ok] = np.nan
-    err[~ok] = np.nan
-    return {
-        "offset": off,
-        "error": err,
-        "n_stars": n,
-        "n_usable": n_usable,
-        "n_exposures_used": n_used,
-        "n_common": np.bincount(pair_plate[common], minlength=n_plates),
-        "n_constant": np.bincount(pair_plate[constant], minlength=n_plates),
-        "plate_ok": plate_ok,
-        "considered": considered,
-    }
+    if method not in LAMP_METHODS:
+        raise InputError("lamp", method, ", ".join(LAMP_METHODS))
+    exp = spectra.exposures
+    column = np.asarray(exp["alt_lamp"], dtype=bool)
+    has_column = bool(exp.meta.get("alt_lamp_column", True))  # set by the reader
+    if method == "none":
+        flags, info = np.zeros(len(exp), bool), {}
+    elif method == "column":
+        if not has_column:
+            raise InputError("--lamp column", ..., "a catalogue with an alt_lamp column "
+                             "(or --lamp-column NAME, or --lamp detect)", "no lamp column")
+        flags, info = column, {}
+    else:
+        det = _detect(spectra, shift, weight)
+        flags = det.lamp
+        info = {"n_column": int(column.sum()) if has_column else None,
+                "n_agree": int((column == flags).sum()) if has_column else None,
+                "n_unexplained": int(det.unexplained.sum()), "detection": det}
+    info.update(method=method, n_exposures=int(flags.sum()))
+    return np.where(flags, shift, 0.0), info
 
 
-def _constant_stars(
-    star: np.ndarray,
-    plate: np.ndarray,
-    rv: np.ndarray,
-    w: np.ndarray,
-    n_plates: int,
-    n_used: np.ndarray,
-    max_scatter: float,
-    min_presence: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Common and constant (star, plate) pairs among the usable, considered spectra.
+def _detect(spectra: SpectrumSet, shift: float, weight: np.ndarray | None) -> LampDetection:
+    """:func:`~lkmrs_sched.reduction.lamp.detect_lamp` on the usable spectra."""
+    sp = spectra.spectra
+    rv = np.asarray(sp["rv"], dtype=float)
+    w = zero_point_weights(sp, "law") if weight is None else weight
+    use = _usable(rv, w)
+    n_plates = max(len(spectra.plates), 1)
+    key = np.asarray(sp["star"]).astype(np.int64)[use] * n_plates + np.asarray(sp["plate"])[use]
+    _, pair = np.unique(key, return_inverse=True)
+    return detect_lamp(pair, np.asarray(sp["exposure"])[use], rv[use], w[use],
+                       np.asarray(spectra.exposures["plate"]), int(pair.max()) + 1 if pair.size
+                       else 0, shift=shift)
 
-    Returns
-    -------
-    pair_plate, common, constant : ndarray, per pair
-        Plate of each pair; in enough considered exposures; and also of Eq. 2 scatter
-        below ``max_scatter``.
-    member, dev : ndarray, per spectrum
-        Spectrum of a constant pair; its RV minus its pair's weighted mean.
-    """
-    pair_key = star.astype(np.int64) * max(n_plates, 1) + plate
-    pairs, pair = np.unique(pair_key, return_inverse=True)
-    n_pairs = pairs.size
-    pair_plate = (pairs % max(n_plates, 1)).astype(np.int64)
-    _, scatter, _, dev = weighted_mean_scatter(pair, rv, w, n_pairs)
-    n_exp_pair = np.bincount(pair, minlength=n_pairs)  # one spectrum per star and exposure
-    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
-    common = n_exp_pair >= need
+
+def _usable(rv: np.ndarray, weight: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        constant = common & (scatter < max_scatter)
-    return pair_plate, common, constant, constant[pair], dev
+        return np.isfinite(rv) & np.isfinite(weight) & (weight > 0)
 
 
 def _considered_exposures(
@@ -277,11 +245,6 @@ def _considered_exposures(
         & (per_exp > 0)
         & (per_exp >= min_exposure_fraction * median[exposure_plate])
     )
-
-
-def _lamp_shifts(spectra: SpectrumSet, lamp_shift: float) -> np.ndarray:
-    """Per exposure: ``lamp_shift`` for alternate-lamp exposures, else 0 (km/s)."""
-    return np.where(np.asarray(spectra.exposures["alt_lamp"], dtype=bool), lamp_shift, 0.0)
 
 
 def _offset_table(
@@ -322,41 +285,140 @@ def _offset_table(
     return t
 
 
+@dataclass(frozen=True)
+class TwoWayInputs:
+    """Inputs of the two-way fit: the usable spectra of the corrected plates' considered
+    exposures (per spectrum unless noted)."""
+
+    pair: np.ndarray  # (star, plate) code per spectrum
+    unit: np.ndarray  # exposure * 17 + spid
+    plate: np.ndarray
+    rv: np.ndarray  # lamp-corrected, km/s
+    w: np.ndarray  # 1/σ²
+    n_pairs: int
+    n_units: int
+    need: np.ndarray  # per pair: RVs needed to count as common
+
+
+def two_way_offsets(fit: TwoWayInputs, *, iterations: int = 8, max_excess: float = 2.0,
+                    min_stars: int = 3) -> dict[str, np.ndarray]:
+    """The robust two-way fit RV = μ_pair + z_unit + ε (module docstring).
+
+    Returns
+    -------
+    dict
+        Per unit ``offset`` (NaN when not determined), ``error``, ``n_stars``; per pair
+        ``mu``, ``constant``; per spectrum ``bw`` (final biweight) and ``z`` (offset
+        applied, 0 where not determined).
+    """
+    if fit.rv.size == 0:
+        nan = np.full(fit.n_units, np.nan)
+        return {"offset": nan, "error": nan, "n_stars": np.zeros(fit.n_units, np.int64),
+                "mu": np.zeros(0), "constant": np.zeros(0, bool), "bw": np.zeros(0),
+                "z": np.zeros(0)}
+    n_plates = int(fit.plate.max()) + 1
+    count = np.bincount(fit.pair, minlength=fit.n_pairs)
+    group = fit.plate.astype(np.int64) * _N_SPID + fit.unit % _N_SPID  # (plate, spid)
+    mu = weighted_median(fit.pair, fit.rv, fit.w, fit.n_pairs)
+    z = np.zeros(fit.n_units)
+    sq = np.sqrt(fit.w)
+    for _ in range(iterations):
+        x = (fit.rv - mu[fit.pair] - z[fit.unit]) * sq
+        scale = 1.4826 * weighted_median(fit.plate, np.abs(x), np.ones(x.size), n_plates)
+        scale = np.where(scale > 0, scale, 1.0)  # one-exposure plates: all residuals 0
+        y = x / scale[fit.plate]
+        bw = np.where(np.abs(y) < BIWEIGHT_C, (1.0 - (y / BIWEIGHT_C) ** 2) ** 2, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            q = group_sum(fit.pair, bw * y * y, fit.n_pairs) / group_sum(fit.pair, bw,
+                                                                           fit.n_pairs)
+            q *= count / np.maximum(count - 1.0, 1.0)
+        constant = (count >= fit.need) & (q < max_excess**2)
+        wt = fit.w * bw * constant[fit.pair]
+        z, n_st = _unit_means(fit, wt, fit.rv - mu[fit.pair], min_stars)
+        z = _centred(z, n_st >= min_stars, fit, group)
+        wb = fit.w * bw
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = np.where(count > 0, group_sum(fit.pair, wb * (fit.rv - z[fit.unit]),
+                                               fit.n_pairs) / group_sum(fit.pair, wb,
+                                                                        fit.n_pairs), mu)
+    determined = n_st >= min_stars
+    with np.errstate(invalid="ignore", divide="ignore"):
+        err = scale[_unit_plate(fit, n_plates)] / np.sqrt(group_sum(fit.unit, wt, fit.n_units))
+    return {"offset": np.where(determined, z, np.nan), "error": np.where(determined, err, np.nan),
+            "n_stars": n_st, "mu": mu, "constant": constant, "bw": bw, "z": z[fit.unit]}
+
+
+def _unit_means(fit: TwoWayInputs, wt: np.ndarray, dev: np.ndarray, min_stars: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted mean deviation per unit (0 where fewer than ``min_stars`` stars)."""
+    n_st = np.bincount(fit.unit, weights=(wt > 0).astype(float), minlength=fit.n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = group_sum(fit.unit, wt * dev, fit.n_units) / group_sum(fit.unit, wt, fit.n_units)
+    return np.where(n_st >= min_stars, z, 0.0), n_st.astype(np.int64)
+
+
+def _centred(z: np.ndarray, determined: np.ndarray, fit: TwoWayInputs, group: np.ndarray
+             ) -> np.ndarray:
+    """z minus its mean over the determined exposures of each (plate, spectrograph);
+    0 for undetermined units."""
+    units = np.unique(fit.unit)
+    g = np.zeros(fit.n_units, dtype=np.int64)
+    g[fit.unit] = group
+    ug = g[units]
+    ok = determined[units]
+    n_g = int(ug.max()) + 1 if ug.size else 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(ug[ok], z[units][ok], n_g) / np.bincount(ug[ok], minlength=n_g)
+    out = z.copy()
+    out[units] = np.where(ok, z[units] - np.nan_to_num(mean[ug]), 0.0)
+    return out
+
+
+def _unit_plate(fit: TwoWayInputs, n_plates: int) -> np.ndarray:
+    """Plate of every unit (0 for units without spectra)."""
+    out = np.zeros(fit.n_units, dtype=np.int64)
+    out[fit.unit] = fit.plate
+    return out
+
+
 def rv_zero_points(
     spectra: SpectrumSet,
     *,
-    iterations: int = 1,
-    max_scatter: float = 1.0,
+    iterations: int = 8,
+    max_excess: float = 2.0,
     min_plate_spectra: int = 540,
     min_exposure_fraction: float = 0.5,
     min_stars: int = 3,
+    lamp: str = "detect",
     lamp_shift: float = LAMP_SHIFT,
-    weighting: str = "inverse-variance",
-    min_presence: float = 1.0,
+    weighting: str = "law",
+    min_presence: float = 0.5,
 ) -> ZeroPoints:
-    """RV zero points by the common-constant-star method (see the module docstring).
+    """RV zero points by the robust two-way fit of common stars (module docstring).
 
     Parameters
     ----------
     spectra : SpectrumSet
         Spectra as read (``rv`` uncorrected).
     iterations : int
-        Passes of the method (≥ 1).
-    max_scatter : float
-        Constant-star threshold, km/s.
+        Iterations of the alternating fit (≥ 1).
+    max_excess : float
+        A constant star's biweighted scatter is below this many σ_RV(S/N).
     min_plate_spectra : int
         Plates with fewer usable spectra are skipped (reported).
     min_exposure_fraction : float
-        See :func:`common_star_offsets`.
+        Exposures with fewer usable spectra than this share of the plate's median
+        exposure are not considered.
     min_stars : int
         Constant stars needed per (spectrograph, exposure).
+    lamp : {"detect", "column", "none"}
+        How the alternate-lamp exposures are found.
     lamp_shift : float
         Subtracted from alternate-lamp exposures first, km/s.
-    weighting : {"inverse-variance", "snr2"}
-        Weights of the star means and offsets: 1/σ_RV² from the catalogue's RV errors
-        (default; spectra without an error are not used), or (S/N)² as in Eq. 1.
+    weighting : {"law", "inverse-variance", "snr2"}
+        σ_k of the fit (:func:`zero_point_weights`).
     min_presence : float
-        See :func:`common_star_offsets` (default 1: every considered exposure).
+        Share of the considered exposures a constant star must have an RV in.
 
     Returns
     -------
@@ -366,87 +428,96 @@ def rv_zero_points(
         raise InputError("iterations", iterations, "an integer >= 1")
     if not 0 < min_presence <= 1:
         raise InputError("min_presence", min_presence, "0 < share <= 1")
+    if not max_excess > 0:
+        raise InputError("max_excess", max_excess, "> 0")
     sp = spectra.spectra
-    exposure = np.asarray(sp["exposure"]).astype(np.int64)
-    spid = np.asarray(sp["spid"]).astype(np.int64)
-    unit = exposure * _N_SPID + spid
-    lamp_e = _lamp_shifts(spectra, lamp_shift)
-    lamp = lamp_e[exposure]
     weight = zero_point_weights(sp, weighting)
-    exp_plate = np.asarray(spectra.exposures["plate"]).astype(np.int64)
-
-    def one_pass(rv: np.ndarray) -> dict[str, np.ndarray]:
-        return common_star_offsets(
-            np.asarray(sp["plate"]), np.asarray(sp["star"]), exposure, spid, rv, weight,
-            exp_plate,
-            max_scatter=max_scatter, min_plate_spectra=min_plate_spectra,
-            min_exposure_fraction=min_exposure_fraction, min_stars=min_stars,
-            min_presence=min_presence,
-        )
-
-    total, err, n_stars, res = _iterate_offsets(
-        one_pass, np.asarray(sp["rv"], dtype=float) - lamp, unit,
-        len(spectra.exposures) * _N_SPID, iterations,
-    )
-    status = _common_status(np.isfinite(err), res, exp_plate, min_stars, min_plate_spectra)
-    offsets = _offset_table(spectra, total, err, n_stars, status, lamp_e)
-    plates = _common_plates_table(spectra.plates, res, min_plate_spectra)
-    correction = lamp + np.nan_to_num(total[unit])
-    zp = ZeroPoints(offsets, plates, correction, "common-constant-stars")
-    offsets.meta.update(
-        method=zp.method,
-        iterations=iterations,
-        max_scatter_kms=max_scatter,
-        min_plate_spectra=min_plate_spectra,
-        lamp_shift_kms=lamp_shift,
-        min_presence=min_presence,
-    )
+    lamp_e, lamp_info = lamp_shifts(spectra, lamp, lamp_shift, weight)
+    exposure = np.asarray(sp["exposure"]).astype(np.int64)
+    rv_raw = np.asarray(sp["rv"], dtype=float)
+    fit, sel, res0 = _fit_inputs(spectra, rv_raw - lamp_e[exposure], weight,
+                                 min_plate_spectra, min_exposure_fraction, min_presence)
+    res = two_way_offsets(fit, iterations=iterations, max_excess=max_excess,
+                          min_stars=min_stars)
+    correction = lamp_e[exposure].copy()
+    correction[sel] += res["z"]
+    status = _common_status(np.isfinite(res["offset"]), res0, np.asarray(
+        spectra.exposures["plate"]), min_stars, min_plate_spectra)
+    offsets = _offset_table(spectra, res["offset"], res["error"], res["n_stars"], status, lamp_e)
+    plates = _common_plates_table(spectra.plates, res0, res, fit, min_plate_spectra)
+    _scatter_columns(plates, fit, res, rv_raw[sel], lamp_e[exposure][sel])
+    zp = ZeroPoints(offsets, plates, correction, "common-constant-stars",
+                    {k: v for k, v in lamp_info.items() if k != "detection"})
+    offsets.meta.update(method=zp.method, iterations=iterations, max_excess=max_excess,
+                        min_plate_spectra=min_plate_spectra, lamp=lamp,
+                        lamp_shift_kms=lamp_shift, min_presence=min_presence,
+                        weighting=weighting)
     return zp
 
 
-def _iterate_offsets(
-    one_pass, rv: np.ndarray, unit: np.ndarray, n_units: int, iterations: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Run ``one_pass`` (:func:`common_star_offsets` on RVs) ``iterations`` times.
+def _fit_inputs(spectra: SpectrumSet, rv: np.ndarray, weight: np.ndarray,
+                min_plate_spectra: int, min_exposure_fraction: float, min_presence: float
+                ) -> tuple[TwoWayInputs, np.ndarray, dict[str, np.ndarray]]:
+    """The two-way fit's spectra (usable, plate corrected, exposure considered)."""
+    sp = spectra.spectra
+    plate = np.asarray(sp["plate"]).astype(np.int64)
+    exposure = np.asarray(sp["exposure"]).astype(np.int64)
+    exp_plate = np.asarray(spectra.exposures["plate"]).astype(np.int64)
+    n_plates = len(spectra.plates)
+    usable = _usable(rv, weight)
+    n_usable = np.bincount(plate[usable], minlength=n_plates)
+    plate_ok = n_usable >= min_plate_spectra
+    considered = _considered_exposures(exposure[usable], exp_plate, plate_ok, n_plates,
+                                       min_exposure_fraction)
+    n_used = np.bincount(exp_plate[considered], minlength=n_plates)
+    sel = np.flatnonzero(usable & considered[exposure])
+    key = np.asarray(sp["star"]).astype(np.int64)[sel] * max(n_plates, 1) + plate[sel]
+    pairs, pair = np.unique(key, return_inverse=True)
+    pair_plate = pairs % max(n_plates, 1)
+    need = np.maximum(np.ceil(min_presence * n_used[pair_plate] - 1e-9), 2)
+    unit = exposure[sel] * _N_SPID + np.asarray(sp["spid"]).astype(np.int64)[sel]
+    fit = TwoWayInputs(pair, unit, plate[sel], rv[sel], weight[sel], pairs.size,
+               len(spectra.exposures) * _N_SPID, need)
+    return fit, sel, {"n_usable": n_usable, "n_exposures_used": n_used, "plate_ok": plate_ok,
+                      "considered": considered, "pair_plate": pair_plate}
 
-    Each pass sees the RVs corrected by the offsets found so far and adds its own.
 
-    Returns
-    -------
-    total, error, n_stars : ndarray, per unit
-        Summed offset (NaN where never determined), error and stars of the last pass
-        that determined the unit.
-    last : dict
-        The last pass's result.
-    """
-    total = np.zeros(n_units)
-    err = np.full(n_units, np.nan)
-    n_stars = np.zeros(n_units, dtype=np.int64)
-    for _ in range(iterations):
-        res = one_pass(rv - np.nan_to_num(total[unit]))
-        got = np.isfinite(res["offset"])
-        total[got] += res["offset"][got]
-        err = np.where(got, res["error"], err)
-        n_stars = np.where(got, res["n_stars"], n_stars)
-    total[~np.isfinite(err)] = np.nan
-    return total, err, n_stars, res
-
-
-def _common_plates_table(
-    plates: Table, res: dict[str, np.ndarray], min_plate_spectra: int
-) -> Table:
+def _common_plates_table(plates: Table, res0: dict, res: dict, fit: TwoWayInputs,
+                         min_plate_spectra: int) -> Table:
     """Per plate: usable spectra, exposures used, common and constant stars, status."""
+    n = len(plates)
+    pp = res0["pair_plate"]
     t = Table()
     t["planid"] = np.asarray(plates["planid"])
-    t["n_usable"] = res["n_usable"]
+    t["n_usable"] = res0["n_usable"]
     t["n_exposures"] = np.asarray(plates["n_exposures"])
-    t["n_exposures_used"] = res["n_exposures_used"]
-    t["n_common"] = res["n_common"]
-    t["n_constant"] = res["n_constant"]
-    t["status"] = np.where(
-        res["plate_ok"], "ok", f"skipped: fewer than {min_plate_spectra} usable spectra"
-    )
+    t["n_exposures_used"] = res0["n_exposures_used"]
+    common = np.bincount(fit.pair, minlength=fit.n_pairs) >= fit.need
+    t["n_common"] = np.bincount(pp[common], minlength=n)
+    t["n_constant"] = np.bincount(pp[res["constant"]], minlength=n)
+    t["status"] = np.where(res0["plate_ok"], "ok",
+                           f"skipped: fewer than {min_plate_spectra} usable spectra")
     return t
+
+
+def _scatter_columns(plates: Table, fit: TwoWayInputs, res: dict, rv_raw: np.ndarray,
+                     lamp: np.ndarray) -> None:
+    """RMS scatter (km/s) of the constant stars' RVs about their means: as read, after the
+    lamp shift, after the zero points; same spectra (biweight > 0) for all three."""
+    n = len(plates)
+    use = res["constant"][fit.pair] & (res["bw"] > 0)
+    pair, w, pl = fit.pair[use], fit.w[use], fit.plate[use]
+    for name, rv in (("rms_before", rv_raw[use]), ("rms_after_lamp", (rv_raw - lamp)[use]),
+                     ("rms_after", (rv_raw - lamp - res["z"])[use])):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = group_sum(pair, w * rv, fit.n_pairs) / group_sum(pair, w, fit.n_pairs)
+            r2 = w * (rv - mean[pair]) ** 2
+            plates[name] = np.sqrt(np.bincount(pl, r2, n) / np.bincount(pl, w, n))
+        plates[name].unit = "km / s"
+    plates.meta["rms_kms"] = {
+        k: float(np.sqrt(np.nansum(np.asarray(plates[k]) ** 2 * plates["n_constant"])
+                         / max(int(np.sum(plates["n_constant"])), 1)))
+        for k in ("rms_before", "rms_after_lamp", "rms_after")}
 
 
 def _common_status(
@@ -527,6 +598,7 @@ def rv_zero_points_reference(
     *,
     floor: float = 1.0,
     min_stars: int = 5,
+    lamp: str = "detect",
     lamp_shift: float = LAMP_SHIFT,
 ) -> ZeroPoints:
     """Zero points per (spectrograph, exposure) from external reference RVs.
@@ -540,6 +612,8 @@ def rv_zero_points_reference(
         Noise floor added in quadrature to the weights' errors, km/s.
     min_stars : int
         Reference stars needed per (spectrograph, exposure).
+    lamp : {"detect", "column", "none"}
+        How the alternate-lamp exposures are found (:func:`lamp_shifts`).
     lamp_shift : float
         Subtracted from alternate-lamp exposures first, km/s.
 
@@ -553,7 +627,7 @@ def rv_zero_points_reference(
     star = np.asarray(sp["star"])
     n_units = len(spectra.exposures) * _N_SPID
     unit = exposure * _N_SPID + np.asarray(sp["spid"]).astype(np.int64)
-    lamp_e = _lamp_shifts(spectra, lamp_shift)
+    lamp_e, lamp_info = lamp_shifts(spectra, lamp, lamp_shift)
     resid = np.asarray(sp["rv"], dtype=float) - lamp_e[exposure] - star_ref[star]
     sig = np.sqrt(
         np.nan_to_num(np.asarray(sp["rv_err"], dtype=float)) ** 2
@@ -583,7 +657,8 @@ def rv_zero_points_reference(
     )
     plates["status"] = np.where(plates["n_reference_stars"] > 0, "ok", "no reference stars")
     correction = lamp_e[exposure] + np.nan_to_num(zp[unit])
-    result = ZeroPoints(offsets, plates, correction, "reference")
+    result = ZeroPoints(offsets, plates, correction, "reference",
+                        {k: v for k, v in lamp_info.items() if k != "detection"})
     offsets.meta.update(
         method="reference",
         floor_kms=floor,
@@ -629,11 +704,12 @@ def _weighted_median_offsets(
     return zp, err, n
 
 
-def no_zero_points(spectra: SpectrumSet, *, lamp_shift: float = LAMP_SHIFT) -> ZeroPoints:
+def no_zero_points(spectra: SpectrumSet, *, lamp: str = "detect",
+                   lamp_shift: float = LAMP_SHIFT) -> ZeroPoints:
     """Only the alternate-lamp correction (zero points switched off)."""
     sp = spectra.spectra
     exposure = np.asarray(sp["exposure"]).astype(np.int64)
-    lamp_e = _lamp_shifts(spectra, lamp_shift)
+    lamp_e, lamp_info = lamp_shifts(spectra, lamp, lamp_shift)
     n_units = len(spectra.exposures) * _N_SPID
     nan = np.full(n_units, np.nan)
     status = np.full(n_units, "zero points not computed").astype(str)
@@ -641,4 +717,5 @@ def no_zero_points(spectra: SpectrumSet, *, lamp_shift: float = LAMP_SHIFT) -> Z
     plates = Table()
     plates["planid"] = np.asarray(spectra.plates["planid"])
     plates["status"] = np.full(len(plates), "not computed")
-    return ZeroPoints(offsets, plates, lamp_e[exposure], "none")
+    return ZeroPoints(offsets, plates, lamp_e[exposure], "none",
+                      {k: v for k, v in lamp_info.items() if k != "detection"})

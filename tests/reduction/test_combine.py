@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from reduction_fakes import small_catalogue
 
+from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction import combine_epochs, combine_parameter, spectra_from_table
 from lkmrs_sched.reduction.groups import weighted_mean_scatter, weighted_median
 
@@ -155,28 +156,38 @@ def test_table3_columns_and_kic_epic():
     fake = small_catalogue(seed=2, n_plates=2, stars_per_spid=3)
     spectra = spectra_from_table(fake.table())
     cat = combine_epochs(spectra)
-    for col in (
-        "name",
-        "kic_epic",
-        "ra",
-        "dec",
-        "teff",
-        "teff_err",
-        "logg",
-        "logg_err",
-        "feh",
-        "feh_err",
-        "rv",
-        "rv_err",
-        "n_spec",
-    ):
+    for col in ("name", "kic_epic", "kic_epic_cat", "ra", "dec", "n_spec", "n_rv"):
         assert col in cat.colnames
-    assert str(cat["teff"].unit) == "K" and str(cat["rv"].unit) == "km / s"
+    for p in ("teff", "logg", "feh", "rv"):
+        assert {p, f"{p}_scatter", f"{p}_err_mean"} <= set(cat.colnames)
+        assert "Eq. 2" in cat[f"{p}_scatter"].description
+    assert str(cat["teff"].unit) == "K" and str(cat["rv_err_mean"].unit) == "km / s"
     assert all(n.startswith("J") and len(n) == 19 for n in cat["name"])
-    kinds = {s.split()[0] for s in cat["kic_epic"]}
-    assert kinds == {"KIC", "EPIC"}  # plate 0 is in the Kepler field, plate 1 in K2
+    assert cat["kic_epic"].dtype.kind == "i"  # numeric, as in the paper's Table 3
+    assert set(cat["kic_epic_cat"]) == {"KIC", "EPIC"}  # plate 0 in the Kepler field
+    kic = np.asarray(cat["kic_epic_cat"]) == "KIC"
+    assert (cat["kic_epic"][kic] < 2e7).all() and (cat["kic_epic"][~kic] >= 2e8).all()
     assert cat["n_spec"].max() <= 6 and cat["n_spec"].min() >= 1
     # Per-star Teff lands near the truth (σ ≲ 100 K per epoch at S/N ≥ 12).
     truth = dict(zip(fake.stars["uid"], fake.stars["teff"], strict=True))
     diff = np.array([t - truth[u] for u, t in zip(cat["uid"], cat["teff"], strict=True)])
     assert np.nanmedian(np.abs(diff)) < 60
+
+
+def test_error_of_the_mean_is_the_spread_of_the_means_not_eq2():
+    """Many epochs: Eq. 2 stays at the single-epoch σ, the mean's error falls as 1/√N, and
+    it is what the means scatter by (Monte Carlo)."""
+    from lkmrs_sched.reduction.combine import mean_error
+
+    law = published_laws()["rv"]
+    rng = np.random.default_rng(11)
+    n_star, n_ep = 3000, 25
+    codes = np.repeat(np.arange(n_star), n_ep)
+    snr = rng.uniform(15.0, 80.0, codes.size)
+    values = rng.standard_normal(codes.size) * law(snr)
+    mean, scatter, _ = combine_parameter(codes, values, snr, None, n_star)
+    err = mean_error(codes, values, snr, law, None, n_star)
+    assert np.std(mean) == pytest.approx(np.sqrt(np.mean(err**2)), rel=0.05)
+    assert np.median(scatter) > 4 * np.median(err)
+    one = mean_error(np.zeros(1, int), np.ones(1), np.array([30.0]), law, np.array([0.7]), 1)
+    assert one[0] == 0.7  # one epoch: the pipeline's own error
