@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
                                                    strict=True)}
     out = Path(args.out)
     result = compare(scenarios, log, args.realizations, args.seed, out=out,
-                     workers=args.workers, dask_address=args.dask, stars=not args.no_stars)
+                     workers=args.workers, dask_address=args.dask, stars=not args.no_stars,
+                     point_estimate=args.point_estimate)
     report = result.to_dict()
     write_json(out / "comparison.json", report)
     if args.json:
