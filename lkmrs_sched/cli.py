@@ -31,6 +31,7 @@ COMMANDS: tuple[str, ...] = (
     "reproduce-table2",
     "calibrate",
     "forecast",
+    "hindcast",
     "compare",
     "synth",
 )
