@@ -33,6 +33,7 @@ COMMANDS: tuple[str, ...] = (
     "reproduce-table2",
     "calibrate",
     "forecast",
+    "hindcast",
     "compare",
     "synth",
     "report",

@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         prepare_file(args.json, "--json", inputs=inputs)
     scenarios = dict(zip(unique_names(args.scenarios), loaded, strict=True))
     result = compare(scenarios, log, args.realizations, args.seed, out=out,
-                     workers=args.workers, dask_address=args.dask, stars=not args.no_stars)
+                     workers=args.workers, dask_address=args.dask, stars=not args.no_stars,
+                     point_estimate=args.point_estimate)
     report = result.to_dict()
     write_json(out / "comparison.json", report)
     if args.json:

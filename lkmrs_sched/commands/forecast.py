@@ -21,6 +21,9 @@ def add_ensemble_arguments(p: argparse.ArgumentParser, realizations: int) -> Non
     p.add_argument("--seed", type=seed_type, default=2019, metavar="S", help="master seed")
     add_backend_arguments(p)
     p.add_argument("--no-stars", action="store_true", help="skip per-star outcomes (faster)")
+    p.add_argument("--point-estimate", action="store_true",
+                   help="every realization at the scenario's own (posterior-median) values, "
+                        "no season variation (default: the scenario's posterior draws)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +68,8 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
 
     result = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,
-                                    stars=not args.no_stars)
+                                    stars=not args.no_stars,
+                                    point_estimate=args.point_estimate)
     summary = result.to_dict()
     write_json(out / "forecast.json", summary)
     print(result.format())

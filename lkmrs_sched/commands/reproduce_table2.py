@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", metavar="FILE", help="observed log (default: Table 2)")
     p.add_argument("--out", metavar="DIR", default="runs/reproduce-table2",
                    help="folder for figures and resumable per-realization results")
+    p.add_argument("--point-estimate", action="store_true",
+                   help="every realization at the scenario's own values (default: its "
+                        "posterior draws)")
     p.set_defaults(func=run)
 
 
@@ -43,12 +46,15 @@ def run(args: argparse.Namespace) -> int:
         prepare_file(args.json, "--json", inputs=inputs)
     sims = reproduce.run_statistics_ensemble(scenario, args.realizations, args.seed,
                                              workers=args.workers, store=out / "realizations",
-                                             dask_address=args.dask)
-    card = reproduce.scorecard(observed, sims)
+                                             dask_address=args.dask,
+                                             point_estimate=args.point_estimate)
+    from lkmrs_sched.ensembles.calibrate import observed_releases
+
+    card = reproduce.scorecard(observed, sims, observed_releases(scenario)[0])
     print(card.format())
     figures = reproduce.plot_against_ensemble(observed, sims, out)
     result = {"scenario": scenario.name, "scenario_hash": scenario.hash, "seed": args.seed,
-              "realizations": len(sims), "statistics": card.to_dict()}
+              "realizations": len(sims), "statistics": card.to_dict(), **card.extras()}
     write_json(out / "scorecard.json", result)
     if args.json:
         write_json(args.json, result)

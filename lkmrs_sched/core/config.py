@@ -9,6 +9,23 @@ keys, wrong units, out-of-range values and an end date before the start raise
 allowed.
 
 Relative paths inside a scenario are resolved against the scenario file's folder.
+
+**Time-dependent rules.** A scenario may change some rules from a date on, optionally until
+a date (inclusive), with an array of ``[[changes]]`` tables::
+
+    [[changes]]
+    from = "2021-09-01"
+    selector = { lkmrs_share = 0.40 }
+
+    [[changes]]                      # an extra shutdown in one year
+    from = "2021-07-01"
+    until = "2021-09-30"
+    night = { shutdown = [["07-01", "09-30"]] }
+
+Changes apply in order on top of the scenario's own settings (a later one wins);
+:meth:`Scenario.at` gives the rules in force on a date and :meth:`Scenario.regimes` the
+spans with constant rules. Only keys that do not reshape the sky may change
+(:data:`DATED_KEYS`); the others raise :class:`~lkmrs_sched.core.errors.InputError`.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from lkmrs_sched.core.sections import (
     NightConfig,
     ObservingConfig,
     PopulationConfig,
+    ReleasesConfig,
     SeeingConfig,
     SelectorConfig,
     SiteConfig,
@@ -39,10 +57,73 @@ from lkmrs_sched.core.sections import (
 )
 from lkmrs_sched.core.validate import check_night
 
+#: Keys a ``[[changes]]`` entry may change, per section (the rest shape the sky or the plate
+#: sets, which are computed once per scenario).
+DATED_KEYS: dict[str, tuple[str, ...]] = {
+    "selector": ("nt_share", "lkmrs_share", "rebalance_gain", "rebalance_prior",
+                 "unavailable_project", "same_night_weight", "started_plate_boost",
+                 "goal_exposures", "other_td_goal_exposures", "nt_exposures_per_pointing"),
+    "observing": ("readout_time", "overhead", "max_exposures_per_pointing",
+                  "min_exposures_to_start", "min_exposure_time"),
+    "night": ("mrs_lunar_days", "shutdown", "lunar_day_tolerance", "edge_night_share"),
+    "weather": ("usable_night_fraction", "usable_scale", "open_fraction"),
+}
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """Rules that change from ``start`` on (until ``until``, inclusive, if given).
+
+    ``overrides`` holds validated values as ``((section, ((key, value), ...)), ...)``.
+    """
+
+    start: dt.date
+    until: dt.date | None
+    overrides: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]
+
+    def applies(self, date: dt.date) -> bool:
+        """Whether the change is in force on ``date``."""
+        return self.start <= date and (self.until is None or date <= self.until)
+
+    def plain(self) -> dict[str, Any]:
+        """Plain data in the TOML layout (quantities as ``"value unit"`` strings)."""
+        out: dict[str, Any] = {"from": self.start.isoformat()}
+        if self.until is not None:
+            out["until"] = self.until.isoformat()
+        for section, items in self.overrides:
+            out[section] = {k: _plain(v) for k, v in items}
+        return out
+
+
+def _plain(obj: Any) -> Any:
+    """Plain data of a setting (quantities as ``"value unit"`` strings, tuples as lists)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if f.name not in ("source", "text")}
+    if isinstance(obj, u.Quantity):
+        value = obj.value.tolist() if obj.isscalar else obj.value
+        return f"{value!r} {obj.unit}"
+    if isinstance(obj, tuple):
+        return [_plain(x) for x in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    return obj
+
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario. Build with :func:`load_scenario` or :func:`default_scenario`."""
+    """A validated scenario. Build with :func:`load_scenario` or :func:`default_scenario`.
+
+    Attributes
+    ----------
+    posterior : str
+        Calibration posterior draws kept with the scenario (a CSV written by
+        ``lkmrs-sched calibrate``; relative to the scenario's folder), or ``""``.
+    changes : tuple of RuleChange
+        Time-dependent rules (module docstring).
+    """
 
     name: str
     start: dt.date
@@ -57,6 +138,9 @@ class Scenario:
     seeing: SeeingConfig = field(default_factory=SeeingConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     snr: SNRConfig = field(default_factory=SNRConfig)
+    releases: ReleasesConfig = field(default_factory=ReleasesConfig)
+    posterior: str = ""
+    changes: tuple[RuleChange, ...] = ()
     source: str = "<defaults>"
     text: str = ""
 
@@ -67,26 +151,32 @@ class Scenario:
 
     def canonical(self) -> dict[str, Any]:
         """Plain-data view of every setting (quantities as ``"value unit"`` strings)."""
+        out = {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)
+               if f.name not in ("source", "text", "changes")}
+        if self.changes:
+            out["changes"] = [c.plain() for c in self.changes]
+        return out
 
-        def plain(obj: Any) -> Any:
-            if dataclasses.is_dataclass(obj):
-                return {
-                    f.name: plain(getattr(obj, f.name))
-                    for f in dataclasses.fields(obj)
-                    if f.name not in ("source", "text")
-                }
-            if isinstance(obj, u.Quantity):
-                value = obj.value.tolist() if obj.isscalar else obj.value
-                return f"{value!r} {obj.unit}"
-            if isinstance(obj, tuple):
-                return [plain(x) for x in obj]
-            if isinstance(obj, np.generic):
-                return obj.item()
-            if isinstance(obj, dt.date):
-                return obj.isoformat()
-            return obj
+    def at(self, date: dt.date) -> Scenario:
+        """The scenario with the rules in force on ``date`` (no changes left in it)."""
+        sections: dict[str, Any] = {}
+        for change in self.changes:
+            if change.applies(date):
+                for name, items in change.overrides:
+                    current = sections.get(name, getattr(self, name))
+                    sections[name] = dataclasses.replace(current, **dict(items))
+        return dataclasses.replace(self, changes=(), **sections)
 
-        return plain(self)
+    def regimes(self) -> list[tuple[dt.date, dt.date, Scenario]]:
+        """Spans ``(first, last, rules)`` of constant rules covering start..end, in order."""
+        cuts = {self.start}
+        for c in self.changes:
+            for d in (c.start, c.until + dt.timedelta(days=1) if c.until else None):
+                if d is not None and self.start < d <= self.end:
+                    cuts.add(d)
+        starts = sorted(cuts)
+        ends = [d - dt.timedelta(days=1) for d in starts[1:]] + [self.end]
+        return [(a, b, self.at(a)) for a, b in zip(starts, ends, strict=True)]
 
     def path(self, value: str) -> Path:
         """Resolve a path written in the scenario against the scenario's folder."""
@@ -120,6 +210,7 @@ _SECTIONS: dict[str, type] = {
     "seeing": SeeingConfig,
     "population": PopulationConfig,
     "snr": SNRConfig,
+    "releases": ReleasesConfig,
 }
 
 
@@ -144,7 +235,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
     text : str
         The scenario's original text, kept for provenance.
     """
-    top_keys = {"scenario", *_SECTIONS}
+    top_keys = {"scenario", "changes", *_SECTIONS}
     for key in data:
         if key in top_keys and not isinstance(data[key], dict):
             raise InputError(f"{source}: {key}", data[key], f"a table [{key}] of settings",
@@ -157,7 +248,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
                 "unknown section",
             )
     head = data.get("scenario", {})
-    allowed_head = {"name", "description", "start", "end", "seed"}
+    allowed_head = {"name", "description", "start", "end", "seed", "posterior"}
     for key in head:
         if key not in allowed_head:
             raise InputError(
@@ -185,21 +276,74 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
     seed = head.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise InputError(f"{source}: [scenario] seed", seed, "a non-negative integer")
+    posterior = head.get("posterior", "")
+    if not isinstance(posterior, str):
+        raise InputError(f"{source}: [scenario] posterior", posterior,
+                         "the path of a posterior-draws CSV, or \"\"")
     sections = {
         name: schema.parse_section(cls, data[name], f"{source}: [{name}]")
         for name, cls in _SECTIONS.items()
         if name in data
     }
-    return Scenario(
+    scenario = Scenario(
         name=str(head.get("name", Path(source).stem)),
         start=start,
         end=end,
         seed=seed,
         description=str(head.get("description", "")),
+        posterior=posterior,
         source=source,
         text=text,
         **sections,
     )
+    raw_changes = data.get("changes", [])
+    if not isinstance(raw_changes, list):
+        raise InputError(f"{source}: changes", raw_changes, "an array of [[changes]] tables")
+    changes = tuple(_parse_change(raw, f"{source}: [[changes]][{i}]")
+                    for i, raw in enumerate(raw_changes))
+    scenario = dataclasses.replace(scenario, changes=changes)
+    for change in changes:  # cross-field checks of the rules in force on each change date
+        try:
+            scenario.at(change.start)
+        except InputError as exc:
+            raise InputError(f"{source}: [[changes]] from {change.start} {exc.where}",
+                             exc.value, exc.allowed, exc.problem) from None
+    return scenario
+
+
+def _parse_change(raw: Any, where: str) -> RuleChange:
+    """One ``[[changes]]`` table: ``from``, optional ``until``, and section overrides."""
+    if not isinstance(raw, dict):
+        raise InputError(where, raw, "a table with from = DATE and section overrides")
+    if "from" not in raw:
+        raise InputError(f"{where} from", ..., "an ISO date YYYY-MM-DD", "missing key")
+    start = _parse_date(raw["from"], f"{where} from")
+    until = _parse_date(raw["until"], f"{where} until") if "until" in raw else None
+    if until is not None and until < start:
+        raise InputError(f"{where} until", until.isoformat(),
+                         f"a date on or after from ({start.isoformat()})", "until before from")
+    overrides = []
+    for section, table in raw.items():
+        if section in ("from", "until"):
+            continue
+        if section not in DATED_KEYS:
+            raise InputError(f"{where} {section}", ..., "from, until, or a section of "
+                             + ", ".join(DATED_KEYS), "unknown key")
+        if not isinstance(table, dict) or not table:
+            raise InputError(f"{where} {section}", table, "a table of settings to change")
+        fields = {f.name: f for f in dataclasses.fields(_SECTIONS[section])}
+        items = []
+        for key, value in table.items():
+            if key not in DATED_KEYS[section]:
+                raise InputError(f"{where} {section}.{key}", value,
+                                 "one of " + ", ".join(DATED_KEYS[section]),
+                                 "not a rule that may change by date")
+            items.append((key, schema._parse_value(value, fields[key].metadata,
+                                                   f"{where} {section}.{key}")))
+        overrides.append((section, tuple(items)))
+    if not overrides:
+        raise InputError(where, raw, "at least one section override")
+    return RuleChange(start, until, tuple(overrides))
 
 
 def load_scenario(path: str | Path, *, _seen: tuple[Path, ...] | None = None) -> Scenario:
@@ -268,6 +412,9 @@ def _merge_over(base: Scenario, data: dict[str, Any]) -> dict[str, Any]:
     """The settings of ``base`` overridden by the tables of ``data``."""
     merged = {"scenario": {k: v for k, v in base.canonical().items()
                            if k in ("name", "description", "start", "end", "seed")}}
+    if base.posterior:
+        merged["scenario"]["posterior"] = str(base.path(base.posterior))
+    merged["changes"] = [c.plain() for c in base.changes]
     for section, cls in _SECTIONS.items():
         table = dict(base.canonical()[section])
         for f in dataclasses.fields(cls):
@@ -276,6 +423,9 @@ def _merge_over(base: Scenario, data: dict[str, Any]) -> dict[str, Any]:
                 table[f.name] = str(base.path(value))
         merged[section] = table
     for section, table in data.items():
+        if section == "changes" and isinstance(table, list):
+            merged["changes"] = merged["changes"] + table  # the base's first, then these
+            continue
         if not isinstance(table, dict):
             merged[section] = table
             continue
@@ -357,13 +507,26 @@ def scenario_to_toml(scenario: Scenario, comments: dict[str, str] | None = None,
                 if f.metadata.get("kind") == "path" and value:
                     canon[section][f.name] = os.path.relpath(scenario.path(value),
                                                              Path(folder).resolve())
+    if folder is not None and scenario.posterior:
+        canon["posterior"] = os.path.relpath(scenario.path(scenario.posterior),
+                                             Path(folder).resolve())
     lines = [f"# {line}" if line else "#" for line in header.splitlines()]
     lines += ["", "[scenario]"]
-    for key in ("name", "description", "start", "end", "seed"):
-        lines.append(f"{key} = {_toml_value(canon[key])}")
+    for key in ("name", "description", "start", "end", "seed", "posterior"):
+        if key != "posterior" or canon[key]:
+            note = comments.get(f"scenario.{key}")
+            lines.append(f"{key} = {_toml_value(canon[key])}" + (f"  # {note}" if note else ""))
     for section in _SECTIONS:
         lines += ["", f"[{section}]"]
         for key, value in canon[section].items():
             note = comments.get(f"{section}.{key}")
             lines.append(f"{key} = {_toml_value(value)}" + (f"  # {note}" if note else ""))
+    for change in canon.get("changes", []):
+        lines += ["", "[[changes]]"]
+        for key, value in change.items():
+            if isinstance(value, dict):
+                inner = ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{key} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"

@@ -52,6 +52,18 @@ class NightConfig:
         "yearly maintenance windows, local dates MM-DD inclusive",
     )
 
+    lunar_day_tolerance: int = schema.number(
+        1, 0, 7, integer=True,
+        doc="MRS blocks may extend this many lunar days beyond mrs_lunar_days (Table 2 has "
+            "one TD pointing on lunar day 23)",
+    )
+    edge_night_share: float = schema.number(
+        0.2, 0, 1,
+        doc="chance that a night within the tolerance is an MRS night: Table 2 has 1 pointing "
+            "on the ~20 such nights of 2018-19 against 43 on its ~160 core MRS nights, "
+            "(1/20)/(43/160) = 0.19",
+    )
+
     def __post_init__(self) -> None:
         lo, hi = self.mrs_lunar_days
         if lo > hi:
@@ -81,6 +93,11 @@ class ObservingConfig:
     max_exposures_per_pointing: int = schema.number(8, 1, 50, integer=True)
     min_exposures_to_start: int = schema.number(
         3, 1, 50, integer=True, doc="a TD pointing starts only with room for this many"
+    )
+    min_exposure_time: u.Quantity = schema.quantity(
+        "600 s", "s", 0, 7200,
+        "an exposure cut by the weather before this is aborted (no epoch); Table 2's "
+        "shortest counted exposure is 600 s",
     )
 
     def __post_init__(self) -> None:
@@ -113,7 +130,8 @@ class SelectorConfig:
         1.0,
         0,
         100,
-        doc="how strongly project draws follow allocated versus used time (0: fixed shares)",
+        doc="how strongly the mode (NT/TD) and TD project draws follow allocated versus used "
+            "time (0: fixed draw shares)",
     )
     rebalance_prior: u.Quantity = schema.quantity(
         "10 h",
@@ -135,7 +153,12 @@ class SelectorConfig:
         5.0, 1, 1e6, doc="weight multiplier of started plates below their goal"
     )
     goal_exposures: int = schema.number(
-        60, 1, 10000, integer=True, doc="exposures after which a TD plate is done"
+        60, 1, 10000, integer=True, doc="exposures after which an LK-MRS plate is done"
+    )
+    other_td_goal_exposures: int = schema.number(
+        0, 0, 10000, integer=True,
+        doc="exposures after which another TD project's plate is done (0: never; a finished "
+            "plate is replaced by the next, so the project keeps using its time)",
     )
     nt_exposures_per_pointing: int = schema.number(
         3, 1, 20, integer=True, doc="exposures of an NT plate (observed once)"
@@ -177,6 +200,11 @@ class WeatherConfig:
         0.68, 0.78, 0.78, 0.82 — 63 % of all nights over a year (brief §1), far fewer in
         the July–August monsoon, spring dust March–May. A value of exactly 0 or 1 is
         honoured exactly (persistence does not carry a usable night into a 0 month).
+    usable_scale : float
+        Multiplier of ``usable_night_fraction`` (the result capped at 1): the site's
+        climatology stays in ``usable_night_fraction``, how much of it gave MRS time (a
+        season's weather, engineering and technical losses) is this one number, fitted
+        by ``calibrate`` and varied from season to season in forecasts.
     open_fraction : tuple of 12 float
         Mean fraction of a usable night's dark time with the dome open, by month.
         Defaults 0.65 (June–August) to 0.85 (November–January): with -18° twilight,
@@ -217,6 +245,11 @@ class WeatherConfig:
         1,
         "mean open fraction of a usable night's dark time, January..December",
     )
+    usable_scale: float = schema.number(
+        1.0, 0, 5,
+        doc="multiplier of usable_night_fraction (capped at 1): the share of the site's "
+            "usable nights that gave MRS time (calibrated, README 'Calibration')",
+    )
     persistence: float = schema.number(
         0.35, 0, 0.99, doc="lag-1 autocorrelation of night usability (Markov chain)"
     )
@@ -256,6 +289,50 @@ class WeatherConfig:
                 "a CSV file of open intervals",
                 "model = 'replay' needs a replay_file",
             )
+
+
+# ---- [releases] ---------------------------------------------------------------
+
+# LK-MRS spectra per exposure: Zong et al. (2020) count 597,280 red (568,372 blue) year-1
+# spectra, including the 30-exposure May-2018 K1a1 test and four K02 test plates. Table 1's
+# targets + standards times Table 2's exposures give 594,221 target-exposures, the K1a1
+# test 30 x 3266 = 97,980: 597,280 / 692,201 = 0.863 released spectra per target and
+# exposure (an upper bound: the K02 plates' exposures are not given). One spectrum here is
+# one target in one exposure, both arms together (README, "Release totals").
+_LKMRS_PER_TARGET = 0.863
+
+
+@dataclass(frozen=True)
+class ReleasesConfig:
+    """How LAMOST's MRS data releases count spectra (to hold the model against them).
+
+    Attributes
+    ----------
+    table : str
+        CSV of cumulative release totals (``release, covers_until,
+        td_single_exposure_spectra, nt_coadded_spectra``), relative to the scenario.
+    lkmrs_per_target : float
+        Released TD single-exposure spectra per LK-MRS Table-1 target (incl. standards) and
+        exposure (0.863, from the paper's year-1 counts).
+    other_td_per_exposure : float
+        Released TD single-exposure spectra per exposure of another TD project (targets
+        with a spectrum; fitted to the release totals).
+    nt_per_plate : float
+        Released NT coadded spectra per NT plate-night (fitted to the release totals).
+    """
+
+    table: str = schema.path("../tables/lamost_mrs_releases.csv",
+                             "cumulative LAMOST MRS release totals")
+    lkmrs_per_target: float = schema.number(
+        _LKMRS_PER_TARGET, 0, 1,
+        doc="released spectra per LK-MRS Table-1 target and exposure (paper's year-1 counts)",
+    )
+    other_td_per_exposure: float = schema.number(
+        2900.0, 0, 4000, doc="released spectra per exposure of another TD project (fitted)"
+    )
+    nt_per_plate: float = schema.number(
+        3500.0, 0, 4000, doc="released coadded spectra per NT plate-night (fitted)"
+    )
 
 
 # ---- [seeing] -----------------------------------------------------------------

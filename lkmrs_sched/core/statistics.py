@@ -15,8 +15,9 @@ from typing import Any
 
 from astropy.table import Table
 
-#: The reports a statistic may feed.
-REPORTS = ("scorecard", "calibration", "forecast", "compare")
+#: The reports a statistic may feed (``summary``: ``simulate``'s summary and the model-only
+#: rows of the scorecard; ``releases``: the comparison with LAMOST's release totals).
+REPORTS = ("scorecard", "calibration", "forecast", "compare", "summary", "releases")
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,8 @@ def unique_names(paths: list[str]) -> list[str]:
 
 def compare(scenarios: dict[str, Scenario], log: ObservationLog, realizations: int,
             seed: int, *, out: Path | None = None, workers: int | None = None,
-            dask_address: Any = None, stars: bool = True, progress: bool = True
-            ) -> Comparison:
+            dask_address: Any = None, stars: bool = True, progress: bool = True,
+            point_estimate: bool = False) -> Comparison:
     """Forecast each scenario with the same seeds and compare them with the first.
 
     Parameters
@@ -121,6 +121,8 @@ def compare(scenarios: dict[str, Scenario], log: ObservationLog, realizations: i
         The observed starting state, common to all.
     out : Path, optional
         Each scenario's ensemble is stored (and resumed) in ``out / name``.
+    point_estimate : bool
+        Every realization at the scenarios' own values (no posterior draws).
     """
     if len(scenarios) < 2:
         raise InputError("scenarios", list(scenarios), "at least two scenarios",
@@ -128,7 +130,7 @@ def compare(scenarios: dict[str, Scenario], log: ObservationLog, realizations: i
     runs = {name: run_forecast(sc, log, realizations, seed,
                                out=out / name if out is not None else None, workers=workers,
                                dask_address=dask_address, stars=stars, progress=progress,
-                               keep_logs=False)
+                               keep_logs=False, point_estimate=point_estimate)
             for name, sc in scenarios.items()}
     base_name = next(iter(runs))
     base = runs[base_name].realizations

@@ -9,9 +9,18 @@ exposures together to per-plate and per-star outcomes. The per-star numbers come
 per exposure with the same S/N model, population and fibres as ``synth`` (proven equal in
 ``tests/test_outcomes.py``) and the precision from the Table 4 law via Eq. 2.
 
-Realization ``k`` uses the seed ``SeedSequence(S, spawn_key=(k,))``, so a forecast is
-identical whatever the number of workers or the backend (local processes or Dask), and two
-scenarios compared with the same ``S`` share their weather (common random numbers).
+**Uncertainty.** By default each realization draws its parameters from the posterior
+kept with the calibrated scenario (``[scenario] posterior``;
+:class:`~lkmrs_sched.ensembles.posterior.Posterior`), and its seasons' usable-time scales
+vary from season to season with the size estimated from the release totals; with
+``point_estimate=True`` every realization uses the scenario's own (posterior-median)
+values and no season variation, as before. Each realization also reports the realised
+shares of the hours (:data:`~lkmrs_sched.sim.logstats.SHARE_STATISTICS`).
+
+Realization ``k`` uses the seed ``SeedSequence(S, spawn_key=(k,))`` (and its posterior
+draw ``SeedSequence(S, spawn_key=(k, 0x9057))``), so a forecast is identical whatever the
+number of workers or the backend (local processes or Dask), and two scenarios compared
+with the same ``S`` share their weather and their posterior draws (common random numbers).
 """
 
 from __future__ import annotations
@@ -30,11 +39,16 @@ from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.statistics import Statistic, StatisticSet
 from lkmrs_sched.ensembles.ensemble import Job, Outcome, percentile_summary, run_ensemble
+from lkmrs_sched.ensembles.posterior import Posterior, load_posterior
+from lkmrs_sched.sim.logstats import SHARE_STATISTICS, shares
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
 from lkmrs_sched.sim.selector import td_shares
 from lkmrs_sched.sim.simulator import InitialState, build_simulation
 from lkmrs_sched.sim.sky import prepared_sky
+
+#: Realised shares reported per realization and summarised (scalars of SHARE_STATISTICS).
+SHARES = tuple(n for n in SHARE_STATISTICS.names("forecast"))
 
 #: Per-star arrays kept for every realization (``DIR/stars/realization-NNNN.npz``).
 STAR_FIELDS = ("n_good", "baseline_days", "sigma_teff", "sigma_logg", "sigma_feh", "sigma_rv",
@@ -123,6 +137,8 @@ class ForecastInput:
         Compute per-star outcomes.
     keep_files : bool
         Return the realization's log and per-star arrays (the client writes them).
+    posterior : Posterior or None
+        Posterior draws (None: the scenario's point estimate for every realization).
     """
 
     initial: InitialState
@@ -130,6 +146,7 @@ class ForecastInput:
     months: list[str]
     stars: bool
     keep_files: bool
+    posterior: Posterior | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +179,9 @@ def forecast_realization(job: Job) -> Outcome:
     per-star arrays (``stars/realization-NNNN.npz``) as bytes: the client writes them.
     """
     fin: ForecastInput = job.options["input"]
-    scenario = job.scenario
+    scenario, drawn = job.scenario, None
+    if fin.posterior is not None:
+        scenario, drawn = fin.posterior.realization(job.scenario, job.index, job.master_seed)
     log = build_simulation(scenario, job.seed, initial=fin.initial).run()
     files: dict[str, bytes] = {}
     if fin.keep_files:
@@ -174,8 +193,13 @@ def forecast_realization(job: Job) -> Outcome:
     per_plate = _plate_outcomes(combined, names, scenario.selector.goal_exposures, fin.months)
     counts = PlateTotals(len(new), len(combined),
                          sum(p["goal_date"] is not None for p in per_plate.values()))
+    realised = shares(log)
     result: dict[str, Any] = {"index": job.index, "plates": per_plate,
-                              "totals": PLATE_TOTALS.compute(counts)}
+                              "totals": PLATE_TOTALS.compute(counts),
+                              "shares": {k: realised[k] for k in SHARES},
+                              "releases": _release_output(scenario, log)}
+    if drawn is not None:
+        result["drawn"] = drawn
     if fin.stars:
         from lkmrs_sched.synth import outcomes
 
@@ -190,6 +214,21 @@ def forecast_realization(job: Job) -> Outcome:
                 {f: np.asarray(getattr(o, f)) for f in (*STAR_IDENTITY, *STAR_FIELDS)},
                 compressed=True)
     return Outcome(result, files)
+
+
+def _release_output(scenario: Scenario, log: ObservationLog) -> dict[str, float]:
+    """TD and NT spectra, as LAMOST's releases count them, of the release windows that
+    lie wholly inside the simulated period."""
+    from lkmrs_sched.ensembles.calibrate import observed_releases, release_context
+
+    _, windows = observed_releases(scenario)
+    inside = [w for w in windows if scenario.start <= w.first + dt.timedelta(days=62)
+              and w.last <= scenario.end]
+    if not inside:
+        return {}
+    context, stats = release_context(scenario, log)
+    names = [n for w in inside for n in (f"td_spectra_{w.tag}", f"nt_spectra_{w.tag}")]
+    return {n: float(stats[n].function(context)) for n in names}
 
 
 _CATALOGUES: dict[str, Any] = {}
@@ -218,7 +257,7 @@ def _catalogue(lk: Any, scenario: Scenario) -> Any:
 def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, seed: int, *,
                  out: str | Path | None = None, workers: int | None = None,
                  dask_address: Any = None, stars: bool = True, progress: bool = True,
-                 keep_logs: bool = True) -> ForecastResult:
+                 keep_logs: bool = True, point_estimate: bool = False) -> ForecastResult:
     """Run a forecast ensemble and summarise it (``to_dict()`` is ``forecast.json``).
 
     Parameters
@@ -235,6 +274,9 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
         Local processes, or a Dask scheduler address / ``distributed.Client``.
     stars : bool
         Per-star outcomes (slower).
+    point_estimate : bool
+        Use the scenario's own values in every realization, with no season variation,
+        instead of its posterior draws (a scenario without a posterior always does).
     """
     if realizations < 1:
         raise InputError("realizations", realizations, "a positive integer")
@@ -242,16 +284,21 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
-    initial = InitialState.from_log(log, td_shares(scenario.selector))
+    posterior = None if point_estimate else load_posterior(scenario)
+    initial = InitialState.from_log(log, td_shares(scenario.selector),
+                                    scenario.selector.nt_share)
     first = dt.date.fromisoformat(min(np.asarray(observed["night"], dtype=str))) \
         if len(observed) else scenario.start
     months = month_grid(first, scenario.end)
     store = out / "realizations" if out is not None else None
-    fin = ForecastInput(initial, observed, months, stars, out is not None and keep_logs)
+    fin = ForecastInput(initial, observed, months, stars, out is not None and keep_logs,
+                        posterior)
     jobs = [Job(k, scenario, seed, {"input": fin}) for k in range(realizations)]
     manifest = {"task": "forecast", "scenario_hash": scenario.hash, "seed": seed,
                 "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
-                "log_digest": log.content_digest(), "stars": stars}
+                "log_digest": log.content_digest(), "stars": stars,
+                "uncertainty": "point estimate" if posterior is None else
+                f"posterior ({len(posterior)} draws)"}
     results = run_ensemble(forecast_realization, jobs, store=store, manifest=manifest,
                            workers=workers, dask_address=dask_address, progress=progress,
                            label=f"{scenario.name} forecast", files=out)
@@ -349,6 +396,11 @@ def summarise(scenario: Scenario, log: ObservationLog, results: list[dict[str, A
         "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
         "from_log": log.info.get("source", ""), "realizations": len(results), "seed": seed,
         "goal_exposures": goal, "plates": plates, "totals": totals,
+        "uncertainty": ("posterior draws and season-to-season variation"
+                        if "drawn" in results[0] else "point estimate"),
+        "shares": {k: percentile_summary([r["shares"][k] for r in results])
+                   for k in SHARES if "shares" in results[0]},
+        "releases": _release_summary(scenario, results),
     }
     for key, criterion in CRITERIA.items():
         if key not in results[0]:
@@ -360,6 +412,17 @@ def summarise(scenario: Scenario, log: ObservationLog, results: list[dict[str, A
              **percentile_summary([r[key][i]["completeness"] for r in results])}
             for i, b in enumerate(results[0][key])]}
     return out
+
+
+def _release_summary(scenario: Scenario, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The release windows' model output against the real totals (median, 5-95 %, inside)."""
+    from lkmrs_sched.ensembles.calibrate import observed_releases
+
+    names = list(results[0].get("releases", {}))
+    if not names:
+        return {}
+    real, _ = observed_releases(scenario)
+    return {n: percentile_summary([r["releases"][n] for r in results], real[n]) for n in names}
 
 
 def star_table(out: Path, n: int) -> Table | None:
@@ -411,4 +474,15 @@ def format_forecast(summary: dict[str, Any]) -> str:
     lines.append("Survey totals (median [5-95 %]):")
     for k, v in summary["totals"].items():
         lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}]")
+    if summary.get("releases"):
+        lines.append("Release totals of the seasons forecast (spectra as LAMOST counts them; "
+                     "median [5-95 %], real):")
+        for k, v in summary["releases"].items():
+            lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}] "
+                         f"real {v['observed']:.0f} ({'inside' if v['within'] else 'OUTSIDE'})")
+    if summary.get("shares"):
+        lines.append(f"Realised shares of the forecast's hours ({summary.get('uncertainty')}):")
+        for k, v in summary["shares"].items():
+            fmt = ".1%" if "share" in k else ".0f"
+            lines.append(f"  {k:<28} {v['median']:10{fmt}} [{v['p05']:{fmt}}-{v['p95']:{fmt}}]")
     return "\n".join(lines)

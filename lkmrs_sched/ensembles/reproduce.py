@@ -3,10 +3,18 @@
 An ensemble of year-1 realizations is reduced to the statistics of
 :func:`lkmrs_sched.sim.logstats.statistics`, and each headline statistic of the observed log
 is placed in its ensemble distribution: median, 5–95 % range, percentile, inside or not.
+The same realizations are held against the season's LAMOST release totals (TD and NT
+spectra, :func:`~lkmrs_sched.sim.logstats.release_statistics`) and report their realised
+shares of the hours (:data:`~lkmrs_sched.sim.logstats.SHARE_STATISTICS`, model only).
+
+By default each realization draws its parameters from the scenario's posterior (a
+posterior-predictive check); ``point_estimate=True`` runs every one at the scenario's own
+values.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,27 +24,63 @@ from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
-from lkmrs_sched.sim.logstats import HEADLINE, LOG_STATISTICS, SEASON_MONTHS, statistics
+from lkmrs_sched.ensembles.posterior import load_posterior
+from lkmrs_sched.sim.logstats import (
+    HEADLINE,
+    LOG_STATISTICS,
+    SEASON_MONTHS,
+    SHARE_STATISTICS,
+    shares,
+    statistics,
+)
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.simulator import build_simulation
 from lkmrs_sched.sim.sky import prepared_sky
 
+#: Realised shares reported (model only) with the scorecard.
+SHARES = SHARE_STATISTICS.names("summary")
+
 
 def year_statistics(job: Job) -> dict[str, Any]:
-    """Simulate one realization and return its log statistics (an ensemble task)."""
-    log = build_simulation(job.scenario, job.seed).run()
-    return statistics(log)
+    """Simulate one realization; its log statistics, shares and release statistics.
+
+    An ensemble task; ``job.options["posterior"]`` (if given) draws the parameters.
+    """
+    from lkmrs_sched.ensembles.calibrate import observed_releases, release_context, season_window
+
+    scenario = job.scenario
+    posterior = job.options.get("posterior")
+    if posterior is not None:
+        scenario, _ = posterior.realization(scenario, job.index, job.master_seed)
+    log = build_simulation(scenario, job.seed).run()
+    out = dict(statistics(log))
+    realised = shares(log)
+    out.update({k: realised[k] for k in SHARES})
+    _, windows = observed_releases(scenario)
+    w = season_window(windows, scenario.start, scenario.end)
+    if w is not None:
+        context, release_stats = release_context(scenario, log)
+        out.update({n: release_stats[n].function(context) for n in release_stats
+                    if n.endswith(f"_{w.tag}")})
+    return out
 
 
 def run_statistics_ensemble(scenario: Scenario, realizations: int, seed: int, *,
                             workers: int | None = None, store: Path | None = None,
-                            dask_address: str | None = None, progress: bool = True
-                            ) -> list[dict[str, Any]]:
-    """Statistics of ``realizations`` runs of ``scenario`` (resumable through ``store``)."""
+                            dask_address: str | None = None, progress: bool = True,
+                            point_estimate: bool = False) -> list[dict[str, Any]]:
+    """Statistics of ``realizations`` runs of ``scenario`` (resumable through ``store``).
+
+    With the scenario's posterior (unless ``point_estimate``), realization ``k`` uses its
+    posterior draw (:meth:`~lkmrs_sched.ensembles.posterior.Posterior.realization`).
+    """
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
-    jobs = [Job(k, scenario, seed) for k in range(realizations)]
+    posterior = None if point_estimate else load_posterior(scenario)
+    jobs = [Job(k, scenario, seed, {"posterior": posterior}) for k in range(realizations)]
     manifest = {"task": "statistics", "scenario_hash": scenario.hash, "seed": seed,
-                "start": scenario.start.isoformat(), "end": scenario.end.isoformat()}
+                "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
+                "uncertainty": "point estimate" if posterior is None else
+                f"posterior ({len(posterior)} draws)"}
     return run_ensemble(year_statistics, jobs, store=store, manifest=manifest, workers=workers,
                         dask_address=dask_address, progress=progress,
                         label=f"{scenario.name} realizations")
@@ -50,6 +94,8 @@ class Scorecard:
 
     rows: dict[str, dict[str, Any]]
     realizations: int
+    releases: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    shares: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @property
     def inside(self) -> int:
@@ -59,6 +105,10 @@ class Scorecard:
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Statistic name → observed, median, p05, p95, percentile, within."""
         return self.rows
+
+    def extras(self) -> dict[str, Any]:
+        """The release-total rows and the realised shares (model only)."""
+        return {"releases": self.releases, "shares": self.shares}
 
     def to_table(self) -> Table:
         """One row per statistic, with its unit and description."""
@@ -83,13 +133,36 @@ class Scorecard:
                          f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
                          f"{'yes' if r['within'] else 'NO'}")
         lines.append(f"{self.inside} of {len(self.rows)} statistics inside the 5-95 % range.")
+        if self.releases:
+            lines.append("Release totals (one spectrum per target and exposure / plate-night):")
+            for name, r in self.releases.items():
+                lines.append(f"{name:<28} {r['observed']:8.3g} {r['median']:8.3g} "
+                             f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
+                             f"{'yes' if r['within'] else 'NO'}")
+        if self.shares:
+            lines.append("Realised shares of the hours (model only; allocated 30 % of TD "
+                         "to LK-MRS, 3/8 of MRS to NT):")
+            for name, r in self.shares.items():
+                fmt = ".1%" if "share" in name else ".0f"
+                lines.append(f"{name:<28} {'':>8} {r['median']:8{fmt}} "
+                             f"{r['p05']:8{fmt}}-{r['p95']:<8{fmt}}")
         return "\n".join(lines)
 
 
-def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]]) -> Scorecard:
-    """Each scorecard statistic: observed, median, p05, p95, percentile, within."""
+def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]],
+              releases: dict[str, float] | None = None) -> Scorecard:
+    """Each scorecard statistic: observed, median, p05, p95, percentile, within.
+
+    ``releases``: real release statistics; those the realizations computed are scored
+    too. The realised shares are summarised (there is no observed value).
+    """
+    rel = {name: percentile_summary([s[name] for s in simulated], value)
+           for name, value in (releases or {}).items()
+           if simulated and name in simulated[0] and np.isfinite(value)}
+    share_rows = {name: percentile_summary([s[name] for s in simulated]) for name in SHARES
+                  if simulated and name in simulated[0]}
     return Scorecard({name: percentile_summary([s[name] for s in simulated], observed[name])
-                      for name in HEADLINE}, len(simulated))
+                      for name in HEADLINE}, len(simulated), rel, share_rows)
 
 
 def _band(rows: list[list[int]], width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,14 +1,32 @@
-"""Statistics of an observation log, one code path for simulated and observed logs."""
+"""Statistics of an observation log, one code path for simulated and observed logs.
+
+Three sets, each declared once here with the reports that use them:
+:data:`LOG_STATISTICS` (one project's observations: the Table 2 scorecard and the
+calibration distance), :data:`SHARE_STATISTICS` (realised shares of the hours: every
+summary, scorecard and forecast) and :func:`release_statistics` (spectra per release
+window, against LAMOST's release totals: the joint calibration and its report).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
+from lkmrs_sched.core.resources import RELEASES
+from lkmrs_sched.core.sections import ReleasesConfig
 from lkmrs_sched.core.statistics import Statistic, StatisticSet
 from lkmrs_sched.sim.obslog import ObservationLog
-from lkmrs_sched.sim.policy import LKMRS
+from lkmrs_sched.sim.policy import LKMRS, NT
+from lkmrs_sched.sim.releases import (
+    Output,
+    ReleaseWindow,
+    log_output,
+    read_releases,
+    release_windows,
+)
 
 HOURS = 24.0
 
@@ -61,7 +79,18 @@ def summary(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
         "hours": {"exposing": round(exposing, 3), "overhead": round(overhead, 3),
                   "read-out": round(readout, 3)},
         "time_ledger": {"projects": by_project, "nights": totals},
+        "shares": _summary_shares(log),
     }
+
+
+def _summary_shares(log: ObservationLog) -> dict[str, Any]:
+    """The realised shares of :data:`SHARE_STATISTICS` (defined below) for the summary."""
+    realised = shares(log)
+    out: dict[str, Any] = {k: (round(v, 4) if isinstance(v, float) else v)
+                           for k, v in realised.items()
+                           if k in SHARE_STATISTICS.names("summary")}
+    out["td_hour_shares"] = {k: round(v, 4) for k, v in realised["td_hour_shares"].items()}
+    return out
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -82,6 +111,12 @@ def format_summary(s: dict[str, Any]) -> str:
         n = led["nights"]
         lines.append(f"Nights (h): dark {n['dark_h']:.0f}, closed {n['closed_h']:.0f}, "
                      f"idle {n['idle_h']:.0f}, LRS/shutdown {n['other_h']:.0f}")
+    sh = s.get("shares")
+    if sh and sh.get("td_hours"):
+        lines.append(f"Realised shares: LK-MRS {sh['lkmrs_share_of_td_hours']:.1%} of TD hours "
+                     f"(allocated 30 %), NT {sh['nt_share_of_mrs_hours']:.1%} of MRS hours "
+                     "(3/8); TD hours by project: " + ", ".join(
+                         f"{k} {v:.0%}" for k, v in sh["td_hour_shares"].items()))
     return "\n".join(lines)
 
 
@@ -187,3 +222,135 @@ def statistics(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
 
 #: The headline statistics of the Table 2 scorecard, in display order.
 HEADLINE = LOG_STATISTICS.names("scorecard")
+
+
+# ---- realised shares of the hours ----------------------------------------------------
+
+class HoursLog:
+    """Hours per project of a log: its time ledger (overhead, exposures, read-outs), or
+    for a log without one (imported), its pointings' spans."""
+
+    def __init__(self, log: ObservationLog):
+        led = log.ledger
+        hours: dict[str, float] = {}
+        if len(led):
+            total = (np.asarray(led["science_h"], float) + np.asarray(led["overhead_h"], float)
+                     + np.asarray(led["readout_h"], float))
+            names = np.asarray(led["project"], dtype=str)
+        else:
+            p = log.pointings
+            total = (np.asarray(p["end_mjd"], float) - np.asarray(p["start_mjd"], float)) * HOURS
+            names = np.asarray(p["project"], dtype=str)
+        for name in np.unique(names):
+            hours[str(name)] = float(total[names == name].sum())
+        self.hours = hours
+        self.nt = hours.get(NT, 0.0)
+        self.td = sum(v for k, v in hours.items() if k != NT)
+        self.lkmrs = hours.get(LKMRS, 0.0)
+
+    def td_shares(self) -> dict[str, float]:
+        """Each TD project's share of the TD hours."""
+        return {k: v / self.td for k, v in sorted(self.hours.items())
+                if k != NT and self.td > 0}
+
+
+_SHARES = frozenset({"summary", "forecast"})
+
+#: Realised shares of the time (context: :class:`HoursLog`).
+SHARE_STATISTICS = StatisticSet(
+    Statistic("lkmrs_share_of_td_hours", lambda h: h.lkmrs / h.td if h.td else float("nan"),
+              "", "LK-MRS's realised share of the TD hours (allocated 30 %)", _SHARES),
+    Statistic("nt_share_of_mrs_hours",
+              lambda h: h.nt / (h.nt + h.td) if h.nt + h.td else float("nan"), "",
+              "NT's realised share of the MRS hours (allocated 3/8)", _SHARES),
+    Statistic("lkmrs_hours", lambda h: h.lkmrs, "h", "LK-MRS hours (overhead, exposures, "
+              "read-outs)", _SHARES),
+    Statistic("td_hours", lambda h: h.td, "h", "TD hours, all TD projects", _SHARES),
+    Statistic("nt_hours", lambda h: h.nt, "h", "NT hours", _SHARES),
+    Statistic("td_hour_shares", lambda h: h.td_shares(), "",
+              "each TD project's share of the TD hours (a mapping)"),
+)
+
+
+def shares(log: ObservationLog) -> dict[str, Any]:
+    """Every :data:`SHARE_STATISTICS` entry of a log."""
+    return SHARE_STATISTICS.compute(HoursLog(log))
+
+
+# ---- release windows -------------------------------------------------------------------
+
+class ReleaseLog:
+    """A log counted as LAMOST's releases count spectra, per release window.
+
+    Parameters
+    ----------
+    log : ObservationLog
+    config : ReleasesConfig
+        Per-exposure and per-plate-night counts.
+    lkmrs_targets : dict
+        Table-1 targets + standards per LK-MRS plate name.
+    """
+
+    def __init__(self, log: ObservationLog, config: ReleasesConfig,
+                 lkmrs_targets: dict[str, int]):
+        self.log, self.config, self.targets = log, config, lkmrs_targets
+        self._cache: dict[tuple[dt.date, dt.date], Output] = {}
+
+    def output(self, w: ReleaseWindow) -> Output:
+        """The log's output in a window (memoised)."""
+        key = (w.first, w.last)
+        if key not in self._cache:
+            self._cache[key] = log_output(self.log, w.first, w.last, self.config, self.targets)
+        return self._cache[key]
+
+
+_REL = frozenset({"calibration", "releases"})
+
+
+def release_statistics(windows: list[ReleaseWindow]) -> StatisticSet:
+    """The statistics of the release windows (context: :class:`ReleaseLog`).
+
+    For each window ``w`` (tag ``dr7``, ``dr9``, …): ``td_spectra_<tag>`` and
+    ``nt_spectra_<tag>`` (spectra in the window, as the release counts them) and
+    ``lkmrs_td_spectra_<tag>`` (LK-MRS's part of the TD spectra, reported only).
+    """
+    stats = []
+    for w in windows:
+        span = f"{w.first}..{w.last} ({w.name} minus the previous release)"
+        stats += [
+            Statistic(f"td_spectra_{w.tag}", lambda c, w=w: c.output(w).td, "",
+                      f"TD single-exposure spectra, one per target and exposure, {span}", _REL),
+            Statistic(f"nt_spectra_{w.tag}", lambda c, w=w: c.output(w).nt, "",
+                      f"NT coadded spectra, one per target and plate-night, {span}", _REL),
+            Statistic(f"lkmrs_td_spectra_{w.tag}", lambda c, w=w: c.output(w).lkmrs, "",
+                      f"LK-MRS's part of the TD spectra, {span}", frozenset({"releases"})),
+        ]
+    return StatisticSet(*stats)
+
+
+#: The release windows of the shipped table (DR6 → DR7: year 1; DR7 → DR9: 2019-21).
+RELEASE_WINDOWS = release_windows(read_releases(RELEASES))
+#: Their statistics.
+RELEASE_STATISTICS = release_statistics(RELEASE_WINDOWS)
+
+
+class RealReleases:
+    """Release windows' real totals as a context for :func:`release_statistics`."""
+
+    def __init__(self, windows: list[ReleaseWindow] | None = None):
+        self.windows = RELEASE_WINDOWS if windows is None else windows
+
+    @cached_property
+    def by_window(self) -> dict[tuple[dt.date, dt.date], Output]:
+        return {(w.first, w.last): Output(float(w.td), float(w.nt), float("nan"), 0, 0)
+                for w in self.windows}
+
+    def output(self, w: ReleaseWindow) -> Output:
+        return self.by_window[(w.first, w.last)]
+
+
+def observed_release_statistics(windows: list[ReleaseWindow] | None = None
+                                ) -> dict[str, float]:
+    """The real values of the windows' statistics (LK-MRS's part unknown: NaN)."""
+    windows = RELEASE_WINDOWS if windows is None else windows
+    return release_statistics(windows).compute(RealReleases(windows))

@@ -90,9 +90,9 @@ class Conditions:
     candidates : Candidates
         Plates observable now.
     time_used_h : Mapping of str to float
-        Hours used so far per project (``"LK-MRS"``, ``"TD-B"``, …) and, if the caller
-        wishes, per programme (``"NT"``, ``"TD"``); only the TD projects' entries are
-        read. Not modified.
+        Hours used so far per project (``"LK-MRS"``, ``"TD-B"``, …, and ``"NT"``); the TD
+        projects' entries drive the project draw, NT's against their sum the mode draw.
+        Not modified.
     projects_tonight : frozenset of str
         TD projects already pointed at tonight (for ``same_night_weight``).
     """

@@ -6,32 +6,38 @@ The simulator (or a replay of a real log) builds a
 own seeded generator; :class:`PlateSelector` implements the
 :class:`~lkmrs_sched.sim.policy.Policy` protocol. The rules (brief §3):
 
-1. **Startable plates.** A TD plate is startable if it has fewer than ``goal_exposures``
-   exposures and room for at least ``min_exposures_to_start`` exposures in what is left
-   of its window; plates at their goal are dropped. NT plates are a pool of one-night
-   plates: each NT pointing is a new plate, so an NT candidate is startable when
-   ``nt_exposures_per_pointing`` exposures fit, whatever its name got before (the
-   ``exposures_so_far`` of NT candidates is ignored).
-2. **Mode.** NT with probability ``nt_share``, TD otherwise — among the modes with a
-   startable plate (for TD: in a project with a share above 0). If the drawn mode has
-   none, the draw is repeated among the modes that do, i.e. the probabilities are
-   renormalised over the available modes. A mode with share 0 is never drawn. With
-   ``unavailable_project = "nt"``, a TD draw that falls on a project with no startable
-   plate (step 3 over *all* TD projects) becomes an NT pointing instead of a redraw
-   among the projects that have one (when no NT plate is startable, it is redrawn).
+1. **Startable plates.** A TD plate is startable if it has fewer than its goal's exposures
+   and room for at least ``min_exposures_to_start`` exposures in what is left of its
+   window; plates at their goal are dropped. The goal is ``goal_exposures`` for LK-MRS and
+   ``other_td_goal_exposures`` for the other TD projects (0: none — their finished plates
+   are replaced by new ones, so they keep using their time over the whole survey). NT
+   plates are a pool of one-night plates: each NT pointing is a new plate, so an NT
+   candidate is startable when ``nt_exposures_per_pointing`` exposures fit, whatever its
+   name got before (the ``exposures_so_far`` of NT candidates is ignored).
+2. **Mode.** NT or TD with the weights of the allocated-versus-used rule below, applied
+   to the MRS hours (NT allocated ``nt_share``, TD the rest; ``u`` the hours of NT and
+   the sum over the TD projects) — among the modes with a startable plate (for TD: in a
+   project with a share above 0). If the drawn mode has none, the draw is repeated among
+   the modes that do, i.e. the probabilities are renormalised over the available modes.
+   A mode with share 0 is never drawn. With ``unavailable_project = "nt"``, a TD draw
+   that falls on a project with no startable plate (step 3 over *all* TD projects)
+   becomes an NT pointing instead of a redraw among the projects that have one (when no
+   NT plate is startable, it is redrawn).
 3. **TD project.** Project ``p`` (LK-MRS with allocated share ``lkmrs_share``; the other
-   TD projects split the rest evenly) gets weight::
+   TD projects split the rest evenly) gets the allocated-versus-used weight::
 
        w_p = s_p · exp(gain · (s_p − f_p) / s_p),
        f_p = (u_p + H · s_p) / (U + H),
 
    where ``s_p`` is the allocated share, ``u_p`` the hours used so far
-   (``Conditions.time_used_h[p]``, missing = 0), ``U`` the sum over TD projects,
-   ``H = rebalance_prior`` (h) a pseudo-usage at the allocated shares that damps the
-   swings of the first hours, and ``gain = rebalance_gain``. An under-served project
-   (f_p < s_p) is drawn more often, exponentially in its relative deficit; gain 0 gives
-   the fixed shares. Only projects with a startable plate are drawn (renormalised as in
-   2); a project with share 0 is never drawn.
+   (``Conditions.time_used_h[p]``, missing = 0), ``U`` the sum over the competitors
+   (the TD projects; for the mode, NT and TD), ``H = rebalance_prior`` (h) a pseudo-usage
+   at the allocated shares that damps the swings of the first hours, and
+   ``gain = rebalance_gain``. An under-served project (f_p < s_p) is drawn more often,
+   exponentially in its relative deficit, so over a season each gets close to its
+   allocated share of the *hours*; gain 0 gives fixed draw shares. Only projects with a
+   startable plate are drawn (renormalised as in 2); a project with share 0 is never
+   drawn.
    A project already pointed at tonight (``Conditions.projects_tonight``) has its weight
    multiplied by ``same_night_weight`` (1: no effect); the weight it loses goes to NT when
    an NT plate is startable.
@@ -39,11 +45,12 @@ own seeded generator; :class:`PlateSelector` implements the
    that a started plate (``exposures_so_far > 0``) below its goal has weight
    ``started_plate_boost``.
 5. **Exposures planned.** A TD pointing stays until its window ends:
-   ``min(n_exposures_possible, max_exposures_per_pointing, goal − exposures_so_far)``.
+   ``min(n_exposures_possible, max_exposures_per_pointing, goal − exposures_so_far)``
+   (no goal term for a plate without a goal).
    An NT pointing plans ``nt_exposures_per_pointing``.
 6. **End reason.** A pointing that took all its planned exposures ended at
    ``max_exposures`` (it planned the most a pointing may have), ``planned`` (NT),
-   ``goal`` (the TD plate reached ``goal_exposures``), or else at its window or dawn
+   ``goal`` (the LK-MRS plate reached ``goal_exposures``), or else at its window or dawn
    (:meth:`PlateSelector.planned_end`).
 
 Every call draws exactly three uniforms from ``rng`` (mode, project, plate), whatever
@@ -75,6 +82,36 @@ def _pick(weights: list[float] | np.ndarray, u01: float) -> int:
         if x < c:
             return i
     return max(i for i, w in enumerate(weights) if w > 0)  # u01 * total rounding to total
+
+
+def rebalanced_weights(shares: list[float] | tuple[float, ...], used: list[float],
+                       gain: float, prior_h: float) -> np.ndarray:
+    """Allocated-versus-used draw weights (rule 3), scaled so the largest is 1.
+
+    Parameters
+    ----------
+    shares : sequence of float
+        Allocated shares ``s_p`` (summing to 1).
+    used : sequence of float
+        Hours used so far ``u_p`` (h; negative counts as 0).
+    gain : float
+        ``rebalance_gain``.
+    prior_h : float
+        ``rebalance_prior`` (h).
+    """
+    used = [max(0.0, float(x)) for x in used]
+    total = sum(used) + prior_h
+    logw = []
+    for sp, up in zip(shares, used, strict=True):
+        if sp <= 0:
+            logw.append(-math.inf)
+            continue
+        fp = (up + prior_h * sp) / total if total > 0 else sp
+        logw.append(math.log(sp) + gain * (sp - fp) / sp)
+    top = max(logw)
+    if top == -math.inf:
+        return np.zeros(len(logw))
+    return np.array([math.exp(x - top) if x > -math.inf else 0.0 for x in logw])
 
 
 def td_shares(config: SelectorConfig) -> dict[str, float]:
@@ -140,6 +177,8 @@ class PlateSelector:
         self._prior = float(config.rebalance_prior.to_value(u.h))
         self._boost = float(config.started_plate_boost)
         self._goal = int(config.goal_exposures)
+        self._other_goal = (float(config.other_td_goal_exposures)
+                            if config.other_td_goal_exposures > 0 else math.inf)
         self._nt_n = int(config.nt_exposures_per_pointing)
         self._nt_share = float(config.nt_share)
         self._fallback_nt = config.unavailable_project == "nt"
@@ -155,18 +194,21 @@ class PlateSelector:
 
     def project_weights(self, time_used_h: Mapping[str, float]) -> np.ndarray:
         """Unnormalised draw weights of the TD projects (order of :attr:`td_projects`)."""
-        s = self.shares
-        used = [max(0.0, float(time_used_h.get(p, 0.0))) for p in self.td_projects]
-        total = sum(used) + self._prior
-        logw = []
-        for sp, up in zip(s, used, strict=True):
-            if sp <= 0:
-                logw.append(-math.inf)
-                continue
-            fp = (up + self._prior * sp) / total if total > 0 else sp
-            logw.append(math.log(sp) + self._gain * (sp - fp) / sp)
-        top = max(logw)
-        return np.array([math.exp(x - top) if x > -math.inf else 0.0 for x in logw])
+        used = [float(time_used_h.get(p, 0.0)) for p in self.td_projects]
+        return rebalanced_weights(self.shares, used, self._gain, self._prior)
+
+    def mode_weights(self, time_used_h: Mapping[str, float]) -> tuple[float, float]:
+        """Unnormalised (NT, TD) draw weights from the MRS hours used (rule 2)."""
+        used_td = sum(float(time_used_h.get(p, 0.0)) for p in self.td_projects)
+        w = rebalanced_weights((self._nt_share, 1.0 - self._nt_share),
+                               [float(time_used_h.get(NT, 0.0)), used_td],
+                               self._gain, self._prior)
+        return float(w[0]), float(w[1])
+
+    def goals(self, c: Candidates) -> np.ndarray:
+        """Each candidate's goal in exposures (``inf``: no goal; NT plates have none)."""
+        return np.where(c.project == LKMRS, float(self._goal),
+                        np.where(c.project == NT, math.inf, self._other_goal))
 
     def _startable(self, c: Candidates) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Group code per candidate (0: NT, k + 1: TD project k), startable mask, counts.
@@ -186,7 +228,7 @@ class PlateSelector:
         ok = np.where(
             is_nt,
             poss >= self._nt_n,
-            (so_far < self._goal) & (poss >= self.min_exposures_to_start),
+            (so_far < self.goals(c)) & (poss >= self.min_exposures_to_start),
         )
         counts = np.bincount(code[ok], minlength=len(self.td_projects) + 1).tolist()
         return code, ok, counts
@@ -210,8 +252,9 @@ class PlateSelector:
         code, ok, counts = self._startable(c)
         pw = self.project_weights(conditions.time_used_h)
         avail = [float(w) if n else 0.0 for w, n in zip(pw, counts[1:], strict=True)]
-        w_nt = self._nt_share if counts[0] else 0.0
-        w_td = (1.0 - self._nt_share) if sum(avail) > 0 else 0.0
+        m_nt, m_td = self.mode_weights(conditions.time_used_h)
+        w_nt = m_nt if counts[0] else 0.0
+        w_td = m_td if sum(avail) > 0 else 0.0
         if self._fallback_nt and w_nt > 0 and w_td > 0:
             # A TD draw of a project with nothing startable becomes an NT pointing.
             lost = w_td * (1.0 - sum(avail) / float(sum(pw)))
@@ -261,11 +304,9 @@ class PlateSelector:
         k = _pick(avail, u_proj)
         idx, w = self._plate_weights(code, ok, k + 1, so_far)
         i = int(idx[_pick(w, u_plate)])
-        planned = min(
-            int(c.n_exposures_possible[i]),
-            self.max_exposures_per_pointing,
-            self._goal - int(so_far[i]),
-        )
+        left = self.goals(c)[i] - int(so_far[i])
+        planned = min(int(c.n_exposures_possible[i]), self.max_exposures_per_pointing,
+                      int(left) if math.isfinite(left) else self.max_exposures_per_pointing)
         return Decision("TD", self.td_projects[k], int(c.plate_index[i]), planned)
 
     def probabilities(self, conditions: Conditions) -> np.ndarray:
@@ -300,6 +341,7 @@ class PlateSelector:
             return "max_exposures"
         if decision.programme == NT:
             return "planned"
-        if exposures_after >= self._goal:
+        goal = self._goal if decision.project == LKMRS else self._other_goal
+        if exposures_after >= goal:
             return "goal"
         return None

@@ -306,6 +306,8 @@ def make_weather(
     months: np.ndarray,
     rng: np.random.Generator,
     source_dir: Path | None = None,
+    night_usable: np.ndarray | None = None,
+    night_open: np.ndarray | None = None,
 ) -> IntervalWeather:
     """Build the configured weather model for all nights at once.
 
@@ -322,6 +324,9 @@ def make_weather(
         The weather's own stream (used only by the stochastic model).
     source_dir : Path, optional
         Folder against which a relative ``replay_file`` is resolved (the scenario's).
+    night_usable, night_open : ndarray of float, shape (n,), optional
+        Each night's usable-night chance and open fraction (stochastic model), for rules
+        that change by date or season; default: the config's monthly values.
 
     Returns
     -------
@@ -342,18 +347,27 @@ def make_weather(
     build = WEATHER_MODELS.get(config.model)
     if build is None:
         raise InputError("[weather] model", config.model, "one of " + ", ".join(WEATHER_MODELS))
-    return build(config, dusk, dawn, months, rng, source_dir)
+    p = (np.minimum(1.0, config.usable_scale
+                    * np.asarray(config.usable_night_fraction, dtype=float)[months - 1])
+         if night_usable is None else np.clip(np.asarray(night_usable, dtype=float), 0, 1))
+    f = (np.asarray(config.open_fraction, dtype=float)[months - 1]
+         if night_open is None else np.clip(np.asarray(night_open, dtype=float), 0.01, 1))
+    if p.shape != dusk.shape or f.shape != dusk.shape:
+        raise ValueError("night_usable and night_open need one value per night")
+    return build(config, dusk, dawn, (p, f), rng, source_dir)
 
 
-def _ideal(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
-           rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
+def _ideal(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray,
+           chances: tuple[np.ndarray, np.ndarray], rng: np.random.Generator,
+           source_dir: Path | None) -> IntervalWeather:
     """Open for the whole dark time of every night."""
     return IntervalWeather(np.column_stack([dusk, dawn]), np.arange(dusk.size), dusk.size,
                            "ideal")
 
 
-def _replay(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
-            rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
+def _replay(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray,
+            chances: tuple[np.ndarray, np.ndarray], rng: np.random.Generator,
+            source_dir: Path | None) -> IntervalWeather:
     """The open intervals of a CSV, clipped to the nights' dark time."""
     path = Path(config.replay_file)
     if not path.is_absolute() and source_dir is not None:
@@ -362,11 +376,14 @@ def _replay(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: n
     return IntervalWeather(np.column_stack([s, e]), night, dusk.size, "replay")
 
 
-def _stochastic(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray, months: np.ndarray,
-                rng: np.random.Generator, source_dir: Path | None) -> IntervalWeather:
-    """Markov-chain usable nights, exponential open/closed spells inside them."""
-    p = np.asarray(config.usable_night_fraction, dtype=float)[months - 1]
-    f = np.asarray(config.open_fraction, dtype=float)[months - 1]
+def _stochastic(config: WeatherConfig, dusk: np.ndarray, dawn: np.ndarray,
+                chances: tuple[np.ndarray, np.ndarray], rng: np.random.Generator,
+                source_dir: Path | None) -> IntervalWeather:
+    """Markov-chain usable nights, exponential open/closed spells inside them.
+
+    ``chances`` are each night's usable-night chance and mean open fraction.
+    """
+    p, f = chances
     usable = _usable_nights(p, dusk, config.persistence, rng)
     closed_mean_d = config.closed_spell_mean.to_value(u.h) / _HOURS_PER_DAY
     night, s, e = _spells(np.flatnonzero(usable), dusk, dawn, f, closed_mean_d, rng)

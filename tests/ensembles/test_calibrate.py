@@ -103,9 +103,10 @@ def test_calibrate_recovers_known_parameters(shared, base):
         # the truth lies within the 16-84 % range widened to 2 sigma
         assert abs(e["median"] - value) <= 2 * e["std"], (name, value, e)
         assert e["p16"] - e["std"] <= value <= e["p84"] + e["std"], (name, value, e)
-    # One year's statistics pin the weather scale down: the posterior is much narrower
-    # than the prior ...
-    assert cal.estimates["usable_scale"]["std"] < 0.5 * prior_std("usable_scale")
+    # One year's LK-MRS statistics narrow the weather scale down (with the shares held by
+    # the allocation, LK-MRS's time follows the total time only through its 30 % of the
+    # TD 5/8: the release totals are what pins the total down, README "Calibration") ...
+    assert cal.estimates["usable_scale"]["std"] < 0.75 * prior_std("usable_scale")
     # ... but not the overhead, which trades off against the weather (a longer overhead
     # and a worse season both mean fewer pointings); it is not made wider than the prior.
     assert cal.estimates["overhead_min"]["std"] < 1.1 * prior_std("overhead_min")
@@ -155,7 +156,7 @@ def test_cli_writes_a_scenario_with_the_fitted_values(shared, base, tmp_path, ca
     target = tmp_path / "fitted.toml"
     # --out is the shared folder, so the CLI finds the 200 prior draws in its store
     code = main(["calibrate", "--log", str(log_path), "--parameters", ",".join(NAMES),
-                 "--draws", str(DRAWS), "--seed", str(SEED), "--workers", "2",
+                 "--draws", str(DRAWS), "--seed", str(SEED), "--workers", "2", "--no-releases",
                  "--out", str(shared), "--write-scenario", str(target)])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -166,7 +167,7 @@ def test_cli_writes_a_scenario_with_the_fitted_values(shared, base, tmp_path, ca
     assert len(marked) == 2, marked
     assert any(line.startswith("overhead = ") and "overhead_min = " in line
                and "truth.sqlite" in line for line in marked), marked
-    assert any(line.startswith("usable_night_fraction = ") and "usable_scale = " in line
+    assert any(line.startswith("usable_scale = ") and "usable_scale = " in line.split("#")[1]
                for line in marked), marked
 
     cal = fit(shared, base, statistics(log))  # the library's answer for the same log
@@ -175,8 +176,17 @@ def test_cli_writes_a_scenario_with_the_fitted_values(shared, base, tmp_path, ca
         assert re.search(rf"{n} = {medians[n]:.3g} \(16-84 %", text), n
     fitted = load_scenario(target)
     assert fitted.observing.overhead.to_value(u.min) == pytest.approx(medians["overhead_min"])
-    assert fitted.weather.usable_night_fraction == tuple(
-        round(min(1.0, f * medians["usable_scale"]), 4) for f in base.weather.usable_night_fraction)
+    assert fitted.weather.usable_scale == pytest.approx(medians["usable_scale"])
+    # the site's climatology is kept; the fitted scale multiplies it
+    assert fitted.weather.usable_night_fraction == base.weather.usable_night_fraction
+    # the kept draws are written next to the scenario and named in it
+    from lkmrs_sched.ensembles.posterior import load_posterior
+
+    post = load_posterior(fitted)
+    assert post is not None and len(post) == round(0.1 * DRAWS)
+    assert post.columns["weight"].sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(np.sort(post.columns["usable_scale"]),
+                               np.sort(cal.accepted[:, NAMES.index("usable_scale")]), rtol=1e-5)
     # everything not calibrated is the base scenario's
     paths = ("lkmrs_footprints", "other_td_footprints", "nt_footprints")
     for key in paths:  # rewritten relative to the new file, but the same files

@@ -74,9 +74,17 @@ def test_scorecard_json_is_identical_for_one_and_two_workers(tmp_path, capsys):
     assert len({s["exposures"] for s in sims}) > 1  # the realizations really differ
     scenario = load_scenario(YEAR1)
     sky = prepared_sky(scenario)
-    for k in (0, 5):
-        log = Simulation(scenario, realization_seed(7, k), sky=sky).run()
-        assert json.loads(json.dumps(statistics(log))) == sims[k]
+    from lkmrs_sched.ensembles.posterior import load_posterior
+
+    posterior = load_posterior(scenario)
+    for k in (0, 5):  # realization k: its posterior draw, then its seed
+        drawn, _ = posterior.realization(scenario, k, 7)
+        log = Simulation(drawn, realization_seed(7, k), sky=sky).run()
+        stats = json.loads(json.dumps(statistics(log)))
+        assert stats == {n: sims[k][n] for n in stats}
+    # the realised shares and the season's release totals come with the card
+    assert 0 < one["shares"]["lkmrs_share_of_td_hours"]["median"] < 1
+    assert set(one["releases"]) == {"td_spectra_dr7", "nt_spectra_dr7"}
 
     # A different master seed gives a different ensemble.
     other = scorecard(capsys, tmp_path / "s8", "--realizations", "6", "--seed", "8",

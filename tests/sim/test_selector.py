@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import importlib.util
 import subprocess
@@ -145,12 +146,19 @@ def test_started_plate_boost_ratio():
 
 
 def test_goal_plates_never_chosen():
-    sel = PlateSelector(SelectorConfig(goal_exposures=60))
+    sel = PlateSelector(SelectorConfig(goal_exposures=60, other_td_goal_exposures=60))
     c = cond([("LK-MRS", 8, 60), ("LK-MRS", 8, 75), ("LK-MRS", 8, 59), ("TD-B", 8, 60)])
     out = draws(sel, c, 2000)
     assert {d.plate_index for d in out} == {102}
     assert {d.planned_exposures for d in out} == {1}  # capped at the goal
     assert sel.choose(cond([("LK-MRS", 8, 60), ("TD-C", 8, 61)]), np.random.default_rng(0)) is None
+    # Without a goal for the other projects (the default), their plates stay in use:
+    # their time use never ends; LK-MRS's plates still stop at 60.
+    free = PlateSelector(SelectorConfig(goal_exposures=60))
+    out = draws(free, cond([("LK-MRS", 8, 60), ("TD-C", 8, 500)]), 200)
+    assert {(d.project, d.plate_index, d.planned_exposures) for d in out} == {("TD-C", 101, 8)}
+    # no goal end for a goal-less plate
+    assert free.planned_end(Decision("TD", "TD-C", 101, 5), 505) is None
     # NT plates have no goal: each NT pointing is a new one-night plate.
     nt = draws(sel, cond([("LK-MRS", 8, 60), ("NT", 8, 3)]), 200)
     assert {(d.programme, d.plate_index, d.planned_exposures) for d in nt} == {("NT", 101, 3)}
@@ -203,7 +211,7 @@ def test_never_lkmrs_without_its_plates():
 def test_probabilities_match_choices():
     sel = PlateSelector(SelectorConfig())
     rows = [("NT", 8, 0)] * 5 + [("NT", 8, 1), ("LK-MRS", 6, 12), ("LK-MRS", 4, 0)]
-    rows += [("TD-B", 8, 0), ("TD-B", 2, 0), ("TD-C", 8, 60), ("TD-D", 5, 30)]
+    rows += [("TD-B", 8, 0), ("TD-B", 2, 0), ("LK-MRS", 8, 60), ("TD-D", 5, 30)]
     c = cond(rows, {"LK-MRS": 20.0, "TD-B": 5.0, "TD-D": 40.0, "NT": 30.0})
     p = sel.probabilities(c)
     assert p.sum() == pytest.approx(1.0)
@@ -275,17 +283,32 @@ def test_other_plate_files_load_and_match_selector():
     td = load_plates(FOOTPRINTS / "td_other.csv", project="TD-?")
     nt = load_plates(FOOTPRINTS / "nt.csv", project="NT")
     assert set(td.project) == set(SelectorConfig().other_td_projects)
-    for p in set(td.project):
-        sub = td.subset(td.project == p)
-        assert 5 <= len(sub) <= 8
-        assert np.ptp(sub.ra_deg) > 90  # spread along the plane
-    # Along the northern Galactic plane (footprints/README.md), above LAMOST's Dec limit.
     from astropy.coordinates import SkyCoord
 
+    from lkmrs_sched.sim.sky import plate_pools
+
+    rows = list(csv.DictReader((FOOTPRINTS / "td_other.csv").open()))
+    field = np.array([r["field"] for r in rows])
     gal = SkyCoord(ra=td.ra_deg, dec=td.dec_deg, unit="deg").galactic
-    assert np.all(np.abs(gal.b.deg) <= 5.0 + 1e-3)
-    assert np.all((gal.l.deg >= 40.0 - 1e-3) & (gal.l.deg <= 215.0 + 1e-3))
+    # TD-B (MRS-B): plane plates along the northern Galactic plane, and high-latitude ones
+    plane = field == "plane"
+    assert set(td.project[plane]) == {"TD-B"}
+    assert np.all(np.abs(gal.b.deg[plane]) <= 5.0 + 1e-3)
+    assert np.all((gal.l.deg[plane] >= 40.0 - 1e-3) & (gal.l.deg[plane] <= 215.0 + 1e-3))
+    assert np.all(np.abs(gal.b.deg[field == "high-latitude"]) >= 30)
+    # TD-C: the named winter star-forming regions (RA 3.4 .. 6.8 h); TD-D spread in RA
+    c = td.project == "TD-C"
+    assert np.all((td.ra_deg[c] > 50) & (td.ra_deg[c] < 102)) and len(set(field[c])) == c.sum()
+    assert np.ptp(td.ra_deg[td.project == "TD-D"]) > 300
     assert np.all(td.dec_deg > -10)
+    # pools: 25 of 40 plane plates in 2018-19, 12 of 40 and 2 high-latitude from 2019-09,
+    # 6 of 36 spread plates (Li J. et al. 2023; README "Other programmes")
+    pools = {rows[int(idx[0])]["pool"]: (len(idx), k)
+             for idx, k in plate_pools(FOOTPRINTS / "td_other.csv")}
+    assert pools["B-plane-2018"] == (40, 25) and pools["B-plane-2019"] == (40, 12)
+    assert pools["B-high-2019"][1] == 2 and pools["D-spread"] == (36, 6)
+    assert {r["active_until"] for r in rows if r["pool"] == "B-plane-2018"} == {"2019-08-31"}
+    assert {r["active_from"] for r in rows if r["pool"].endswith("2019")} == {"2019-09-01"}
     assert len(nt) >= 100 and set(nt.project) == {"NT"}
     assert np.all((nt.dec_deg >= -5) & (nt.dec_deg <= 65))
     lk = load_plates(FOOTPRINTS / "lkmrs.csv")
@@ -327,3 +350,49 @@ def test_same_night_weight_moves_a_project_observed_tonight_to_nt():
     # Default weight 1: no effect.
     plain = PlateSelector(SelectorConfig(rebalance_gain=0.0))
     np.testing.assert_allclose(plain.probabilities(tonight), plain.probabilities(base))
+
+
+def _mode_loop(gain: float, n: int = 3000, seed: int = 5) -> tuple[float, float]:
+    """NT's share of hours and LK-MRS's share of TD hours when NT pointings are short."""
+    sel = PlateSelector(SelectorConfig(rebalance_gain=gain))
+    rng = np.random.default_rng(seed)
+    used = dict.fromkeys(("NT", *TD), 0.0)
+    hours = {"NT": 1.65, "TD": 2.6}  # 3 exposures + overhead against a ~5-exposure visit
+    for _ in range(n):
+        d = sel.choose(cond([(p, 5, 0) for p in ("NT", *TD)], used), rng)
+        used[d.project] += hours[d.programme]
+    td = sum(used[p] for p in TD)
+    return used["NT"] / (used["NT"] + td), used["LK-MRS"] / td
+
+
+def _mode_equilibrium(gain: float, h_nt: float = 1.65, h_td: float = 2.6) -> float:
+    """Fixed point f = hours share of NT when NT is drawn with the rule-2 weights at f."""
+    s = 3 / 8
+
+    def hours_share(f: float) -> float:
+        w_nt = s * np.exp(gain * (s - f) / s)
+        w_td = (1 - s) * np.exp(gain * (f - s) / (1 - s))
+        q = w_nt / (w_nt + w_td)
+        return q * h_nt / (q * h_nt + (1 - q) * h_td)
+
+    return brentq(lambda f: f - hours_share(f), 1e-9, 1 - 1e-9)
+
+
+def test_mode_draw_follows_allocated_versus_used_hours():
+    """Rule 2: with rebalancing the realised NT share of MRS hours nears its allocation."""
+    nt0, lk0 = _mode_loop(0.0)
+    # fixed draw shares give NT 3/8 of the *draws*, so fewer hours: 0.375*1.65 /
+    # (0.375*1.65 + 0.625*2.6) = 0.276 (binomial-ish noise ~0.01)
+    assert nt0 == pytest.approx(_mode_equilibrium(0.0), abs=0.02)
+    assert _mode_equilibrium(0.0) == pytest.approx(0.375 * 1.65 / (0.375 * 1.65 + 0.625 * 2.6))
+    for gain in (3.0, 8.0):
+        nt, lk = _mode_loop(gain)
+        assert nt == pytest.approx(_mode_equilibrium(gain), abs=0.015), gain
+        assert lk == pytest.approx(0.30, abs=0.015)
+    # the stronger the gain, the closer to 3/8 (0.346 at gain 3, 0.363 at 8)
+    assert _mode_equilibrium(3.0) < _mode_equilibrium(8.0) < 3 / 8
+    assert 3 / 8 - _mode_equilibrium(8.0) < 0.015
+    assert lk0 == pytest.approx(0.30, abs=0.03)
+    w_nt, w_td = PlateSelector(SelectorConfig(rebalance_gain=2.0)).mode_weights(
+        {"NT": 100.0, "LK-MRS": 10.0, "TD-B": 10.0})
+    assert w_nt < 0.375 / 0.625 * w_td  # over-served NT is drawn less than its share
