@@ -200,6 +200,13 @@ def _symlink_loop(tmp: Path) -> Path:
 
 
 CASES = [
+    # ---- hindcast: a training date that is not a date, and an unbounded count
+    _c("bad-train-date", "traceback", "hindcast",
+       lambda t, s: ["hindcast", "--train-until", "2019-02-30", "--out", str(t / "o")],
+       "--train-until", "2019-02-30"),
+    _c("one-realization", "message", "hindcast",
+       lambda t, s: ["hindcast", "--train-until", "2019-01-31", "--realizations", "1",
+                     "--out", str(t / "o")], "--realizations", "1"),
     # ---- report: a folder that is not a run folder, and an output onto an input
     _c("not-a-run-folder", "message", "report",
        lambda t, s: ["report", str(t)], "no forecast.json", "a folder written by lkmrs-sched"),
