@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.errors import InputError
     from lkmrs_sched.ensembles.compare import compare, unique_names
 
+    if args.per_star != "fast":
+        raise InputError("--per-star", args.per_star, "fast (compare uses the fast path)")
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",
                          "nothing to compare")

@@ -19,6 +19,9 @@ def add_ensemble_arguments(p: argparse.ArgumentParser, realizations: int) -> Non
     backend.add_argument("--dask", metavar="ADDRESS",
                          help="Dask scheduler address (e.g. tcp://host:8786)")
     p.add_argument("--no-stars", action="store_true", help="skip per-star outcomes (faster)")
+    p.add_argument("--per-star", choices=("fast", "full"), default="fast",
+                   help="per-star outcomes from the fast path (default) or from the full "
+                        "chain: synth and reduce inside every realization (forecast, run)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +56,7 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
 
     result = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,
-                                    stars=not args.no_stars)
+                                    stars=not args.no_stars, per_star=args.per_star)
     summary = result.to_dict()
     write_json(out / "forecast.json", summary)
     print(result.format())

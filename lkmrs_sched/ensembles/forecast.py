@@ -45,11 +45,15 @@ _FC = frozenset({"forecast"})
 _BOTH = frozenset({"forecast", "compare"})
 
 
-def _star(name: str, doc: str, reports: frozenset[str] = _FC) -> Statistic:
-    """A per-star survey total, read from :func:`~lkmrs_sched.synth.outcomes.survey_totals`."""
-    if name.startswith("chi2_"):
-        return Statistic(name, lambda c: c["chi2"][name[5:]], "", doc, reports)
-    return Statistic(name, lambda c: c[name], "", doc, reports)
+def _star(name: str, doc: str, reports: frozenset[str] = _FC, unit: str = "") -> Statistic:
+    """A per-star survey total, read from :func:`~lkmrs_sched.synth.outcomes.survey_totals`
+    (``chi2_…`` and ``paper_…`` from the sub-dicts of those criteria)."""
+    for crit in ("chi2", "paper"):
+        if name.startswith(crit + "_"):
+            key = name[len(crit) + 1:]
+            return Statistic(name, lambda c, crit=crit, key=key: c[crit][key], unit, doc,
+                             reports)
+    return Statistic(name, lambda c: c[name], unit, doc, reports)
 
 
 #: Survey totals of one realization from its LK-MRS exposures (context: PlateTotals).
@@ -67,9 +71,15 @@ STAR_TOTALS = StatisticSet(
     _star("stars_ge_30_good_epochs", "targets with >= 30 good epochs", _BOTH),
     _star("stars_ge_60_good_epochs", "targets with >= 60 good epochs", _BOTH),
     _star("rv_tested", "targets with >= 2 good epochs in LASP's range"),
-    _star("rv_variable_detections", "RV-variable candidates (3-sigma range test)"),
+    _star("median_sigma_rv", "median Eq. 2 RV scatter, targets with >= 10 good epochs",
+          unit="km/s"),
+    _star("median_sigma_rv_mean", "median error of the mean RV, same targets", unit="km/s"),
+    _star("rv_variable_detections", "RV-variable candidates (robust test)"),
     _star("binaries_detected", "true binaries among them", _BOTH),
     _star("false_detections", "constant stars among them"),
+    _star("paper_rv_variable_detections", "RV-variable candidates (paper's 3-sigma range)"),
+    _star("paper_binaries_detected", "true binaries among them (paper's test)"),
+    _star("paper_false_detections", "constant stars among them (paper's test)"),
     _star("chi2_rv_variable_detections", "RV-variable candidates (chi2 test)"),
     _star("chi2_binaries_detected", "true binaries among them (chi2)"),
     _star("chi2_false_detections", "constant stars among them (chi2)"),
@@ -77,7 +87,8 @@ STAR_TOTALS = StatisticSet(
 #: Survey totals summarised over realizations.
 TOTALS = (*PLATE_TOTALS.names(), *STAR_TOTALS.names())
 #: Detection criteria whose completeness against period is reported.
-CRITERIA = {"completeness_vs_period": "range > 3 sigma_RV(S/N) (brief)",
+CRITERIA = {"completeness_vs_period": "robust: likelihood ratio, core + tail errors, p < 1e-3",
+            "completeness_vs_period_paper": "paper: range > 3 sigma_RV(S/N) (brief)",
             "completeness_vs_period_chi2": "chi2 probability < 1e-3"}
 
 
@@ -123,6 +134,9 @@ class ForecastInput:
         Compute per-star outcomes.
     store : str or None
         Folder for the realization logs and per-star arrays.
+    per_star : str
+        "fast" (:func:`~lkmrs_sched.synth.outcomes.star_outcomes`) or "full"
+        (:func:`~lkmrs_sched.ensembles.per_star.full_chain_outcomes`: synth and reduce).
     """
 
     initial: InitialState
@@ -130,6 +144,7 @@ class ForecastInput:
     months: list[str]
     stars: bool
     store: str | None
+    per_star: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -175,10 +190,16 @@ def forecast_realization(job: Job) -> dict[str, Any]:
         from lkmrs_sched.synth import outcomes
 
         catalogue = _catalogue(lk, scenario)
-        o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
+        if fin.per_star == "full":
+            from lkmrs_sched.ensembles.per_star import full_chain_outcomes
+
+            o = full_chain_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
+        else:
+            o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
         totals = outcomes.survey_totals(o)
         result["completeness_vs_period"] = totals["completeness_vs_period"]
-        result["completeness_vs_period_chi2"] = totals["chi2"]["completeness_vs_period"]
+        for crit in ("paper", "chi2"):
+            result[f"completeness_vs_period_{crit}"] = totals[crit]["completeness_vs_period"]
         result["totals"].update(STAR_TOTALS.compute(totals))
         if fin.store:
             path = Path(fin.store) / "stars" / f"realization-{job.index:04d}.npz"
@@ -213,7 +234,7 @@ def _catalogue(lk: Any, scenario: Scenario) -> Any:
 def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, seed: int, *,
                  out: Path | None = None, workers: int | None = None,
                  dask_address: Any = None, stars: bool = True, progress: bool = True,
-                 keep_logs: bool = True) -> ForecastResult:
+                 keep_logs: bool = True, per_star: str = "fast") -> ForecastResult:
     """Run a forecast ensemble and summarise it (``to_dict()`` is ``forecast.json``).
 
     Parameters
@@ -229,9 +250,13 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
         Local processes, or a Dask scheduler address / ``distributed.Client``.
     stars : bool
         Per-star outcomes (slower).
+    per_star : {"fast", "full"}
+        Per-star outcomes from the fast path or the full chain (synth + reduce).
     """
     if realizations < 1:
         raise InputError("realizations", realizations, "a positive integer")
+    if per_star not in ("fast", "full"):
+        raise InputError("per_star", per_star, "fast or full")
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
@@ -241,11 +266,12 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     months = month_grid(first, scenario.end)
     store = out / "realizations" if out is not None else None
     fin = ForecastInput(initial, observed, months, stars,
-                        str(out) if (out is not None and keep_logs) else None)
+                        str(out) if (out is not None and keep_logs) else None, per_star)
     jobs = [Job(k, scenario, seed, {"input": fin}) for k in range(realizations)]
     manifest = {"task": "forecast", "scenario_hash": scenario.hash, "seed": seed,
                 "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
-                "log_digest": log.content_digest(), "stars": stars}
+                "log_digest": log.content_digest(), "stars": stars,
+                **({"per_star": per_star} if per_star != "fast" else {})}
     results = run_ensemble(forecast_realization, jobs, store=store, manifest=manifest,
                            workers=workers, dask_address=dask_address, progress=progress,
                            label=f"{scenario.name} forecast")
@@ -402,5 +428,6 @@ def format_forecast(summary: dict[str, Any]) -> str:
                      f"{p['p_reach_goal']:8.0%} {p['goal_date']['median'] or '-':>17}")
     lines.append("Survey totals (median [5-95 %]):")
     for k, v in summary["totals"].items():
-        lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}]")
+        f = ".3g" if abs(v["median"]) < 100 else ".0f"  # the km/s precisions
+        lines.append(f"  {k:<28} {v['median']:10{f}} [{v['p05']:{f}}-{v['p95']:{f}}]")
     return "\n".join(lines)
