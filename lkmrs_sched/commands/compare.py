@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.ensembles.compare import compare, unique_names
     from lkmrs_sched.plots.runs import compare_figures
 
+    if args.per_star != "fast":
+        raise InputError("--per-star", args.per_star, "fast (compare uses the fast path)")
     if len(args.scenarios) < 2:
         raise InputError("compare", args.scenarios, "at least two scenario files",
                          "nothing to compare")

@@ -24,6 +24,9 @@ def add_ensemble_arguments(p: argparse.ArgumentParser, realizations: int) -> Non
     p.add_argument("--point-estimate", action="store_true",
                    help="every realization at the scenario's own (posterior-median) values, "
                         "no season variation (default: the scenario's posterior draws)")
+    p.add_argument("--per-star", choices=("fast", "full"), default="fast",
+                   help="per-star outcomes from the fast path (default) or from the full "
+                        "chain: synth and reduce inside every realization (forecast, run)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +72,7 @@ def forecast_to_folder(scenario, log, args: argparse.Namespace, out: Path) -> di
     result = forecast.run_forecast(scenario, log, args.realizations, args.seed, out=out,
                                     workers=args.workers, dask_address=args.dask,
                                     stars=not args.no_stars,
-                                    point_estimate=args.point_estimate)
+                                    point_estimate=args.point_estimate, per_star=args.per_star)
     summary = result.to_dict()
     write_json(out / "forecast.json", summary)
     print(result.format())

@@ -59,11 +59,15 @@ _FC = frozenset({"forecast"})
 _BOTH = frozenset({"forecast", "compare"})
 
 
-def _star(name: str, doc: str, reports: frozenset[str] = _FC) -> Statistic:
-    """A per-star survey total, read from :func:`~lkmrs_sched.synth.outcomes.survey_totals`."""
-    if name.startswith("chi2_"):
-        return Statistic(name, lambda c: c["chi2"][name[5:]], "", doc, reports)
-    return Statistic(name, lambda c: c[name], "", doc, reports)
+def _star(name: str, doc: str, reports: frozenset[str] = _FC, unit: str = "") -> Statistic:
+    """A per-star survey total, read from :func:`~lkmrs_sched.synth.outcomes.survey_totals`
+    (``chi2_…`` and ``paper_…`` from the sub-dicts of those criteria)."""
+    for crit in ("chi2", "paper"):
+        if name.startswith(crit + "_"):
+            key = name[len(crit) + 1:]
+            return Statistic(name, lambda c, crit=crit, key=key: c[crit][key], unit, doc,
+                             reports)
+    return Statistic(name, lambda c: c[name], unit, doc, reports)
 
 
 #: Survey totals of one realization from its LK-MRS exposures (context: PlateTotals).
@@ -81,9 +85,15 @@ STAR_TOTALS = StatisticSet(
     _star("stars_ge_30_good_epochs", "targets with >= 30 good epochs", _BOTH),
     _star("stars_ge_60_good_epochs", "targets with >= 60 good epochs", _BOTH),
     _star("rv_tested", "targets with >= 2 good epochs in LASP's range"),
-    _star("rv_variable_detections", "RV-variable candidates (3-sigma range test)"),
+    _star("median_sigma_rv", "median Eq. 2 RV scatter, targets with >= 10 good epochs",
+          unit="km/s"),
+    _star("median_sigma_rv_mean", "median error of the mean RV, same targets", unit="km/s"),
+    _star("rv_variable_detections", "RV-variable candidates (robust test)"),
     _star("binaries_detected", "true binaries among them", _BOTH),
     _star("false_detections", "constant stars among them"),
+    _star("paper_rv_variable_detections", "RV-variable candidates (paper's 3-sigma range)"),
+    _star("paper_binaries_detected", "true binaries among them (paper's test)"),
+    _star("paper_false_detections", "constant stars among them (paper's test)"),
     _star("chi2_rv_variable_detections", "RV-variable candidates (chi2 test)"),
     _star("chi2_binaries_detected", "true binaries among them (chi2)"),
     _star("chi2_false_detections", "constant stars among them (chi2)"),
@@ -91,7 +101,8 @@ STAR_TOTALS = StatisticSet(
 #: Survey totals summarised over realizations.
 TOTALS = (*PLATE_TOTALS.names(), *STAR_TOTALS.names())
 #: Detection criteria whose completeness against period is reported.
-CRITERIA = {"completeness_vs_period": "range > 3 sigma_RV(S/N) (brief)",
+CRITERIA = {"completeness_vs_period": "robust: likelihood ratio, core + tail errors, p < 1e-3",
+            "completeness_vs_period_paper": "paper: range > 3 sigma_RV(S/N) (brief)",
             "completeness_vs_period_chi2": "chi2 probability < 1e-3"}
 
 
@@ -139,6 +150,9 @@ class ForecastInput:
         Return the realization's log and per-star arrays (the client writes them).
     posterior : Posterior or None
         Posterior draws (None: the scenario's point estimate for every realization).
+    per_star : str
+        "fast" (:func:`~lkmrs_sched.synth.outcomes.star_outcomes`) or "full"
+        (:func:`~lkmrs_sched.ensembles.per_star.full_chain_outcomes`: synth and reduce).
     """
 
     initial: InitialState
@@ -147,6 +161,7 @@ class ForecastInput:
     stars: bool
     keep_files: bool
     posterior: Posterior | None = None
+    per_star: str = "fast"
 
 
 @dataclass(frozen=True)
@@ -204,10 +219,16 @@ def forecast_realization(job: Job) -> Outcome:
         from lkmrs_sched.synth import outcomes
 
         catalogue = _catalogue(lk, scenario)
-        o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
+        if fin.per_star == "full":
+            from lkmrs_sched.ensembles.per_star import full_chain_outcomes
+
+            o = full_chain_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
+        else:
+            o = outcomes.star_outcomes(combined, lk, scenario, job.seed, catalogue=catalogue)
         totals = outcomes.survey_totals(o)
         result["completeness_vs_period"] = totals["completeness_vs_period"]
-        result["completeness_vs_period_chi2"] = totals["chi2"]["completeness_vs_period"]
+        for crit in ("paper", "chi2"):
+            result[f"completeness_vs_period_{crit}"] = totals[crit]["completeness_vs_period"]
         result["totals"].update(STAR_TOTALS.compute(totals))
         if fin.keep_files:
             files[f"stars/realization-{job.index:04d}.npz"] = npz_bytes(
@@ -257,7 +278,8 @@ def _catalogue(lk: Any, scenario: Scenario) -> Any:
 def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, seed: int, *,
                  out: str | Path | None = None, workers: int | None = None,
                  dask_address: Any = None, stars: bool = True, progress: bool = True,
-                 keep_logs: bool = True, point_estimate: bool = False) -> ForecastResult:
+                 keep_logs: bool = True, point_estimate: bool = False,
+                 per_star: str = "fast") -> ForecastResult:
     """Run a forecast ensemble and summarise it (``to_dict()`` is ``forecast.json``).
 
     Parameters
@@ -277,10 +299,14 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     point_estimate : bool
         Use the scenario's own values in every realization, with no season variation,
         instead of its posterior draws (a scenario without a posterior always does).
+    per_star : {"fast", "full"}
+        Per-star outcomes from the fast path or the full chain (synth + reduce).
     """
     if realizations < 1:
         raise InputError("realizations", realizations, "a positive integer")
     out = Path(out) if out is not None else None
+    if per_star not in ("fast", "full"):
+        raise InputError("per_star", per_star, "fast or full")
     scenario = start_after(scenario, log)
     observed = log.exposures[log.exposures["project"] == LKMRS]
     prepared_sky(scenario)  # compute/cache the sky once, before workers start
@@ -292,13 +318,14 @@ def run_forecast(scenario: Scenario, log: ObservationLog, realizations: int, see
     months = month_grid(first, scenario.end)
     store = out / "realizations" if out is not None else None
     fin = ForecastInput(initial, observed, months, stars, out is not None and keep_logs,
-                        posterior)
+                        posterior, per_star)
     jobs = [Job(k, scenario, seed, {"input": fin}) for k in range(realizations)]
     manifest = {"task": "forecast", "scenario_hash": scenario.hash, "seed": seed,
                 "start": scenario.start.isoformat(), "end": scenario.end.isoformat(),
                 "log_digest": log.content_digest(), "stars": stars,
                 "uncertainty": "point estimate" if posterior is None else
-                f"posterior ({len(posterior)} draws)"}
+                f"posterior ({len(posterior)} draws)",
+                **({"per_star": per_star} if per_star != "fast" else {})}
     results = run_ensemble(forecast_realization, jobs, store=store, manifest=manifest,
                            workers=workers, dask_address=dask_address, progress=progress,
                            label=f"{scenario.name} forecast", files=out)
@@ -473,7 +500,8 @@ def format_forecast(summary: dict[str, Any]) -> str:
                      f"{p['p_reach_goal']:8.0%} {p['goal_date']['median'] or '-':>17}")
     lines.append("Survey totals (median [5-95 %]):")
     for k, v in summary["totals"].items():
-        lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}]")
+        f = ".3g" if abs(v["median"]) < 100 else ".0f"  # the km/s precisions
+        lines.append(f"  {k:<28} {v['median']:10{f}} [{v['p05']:{f}}-{v['p95']:{f}}]")
     if summary.get("releases"):
         lines.append("Release totals of the seasons forecast (spectra as LAMOST counts them; "
                      "median [5-95 %], real):")

@@ -74,6 +74,9 @@ class ReductionConfig:
         Epochs below this S/N are not combined.
     recompute_means : bool
         See :func:`~lkmrs_sched.reduction.uncertainty.fit_internal_precision`.
+    precision_parameters : tuple of str
+        Parameters whose internal precision (Eq. 3–4) is fitted (default all four);
+        the others' errors of the means use Table 4's law.
     variability_nsigma, variability_p : float
         Thresholds of the paper's range and the χ² RV-variability criteria.
     variability_alpha : float
@@ -102,6 +105,7 @@ class ReductionConfig:
     lamp_shift: float = zp_mod.LAMP_SHIFT
     min_snr: float = 0.0
     recompute_means: bool = True
+    precision_parameters: tuple[str, ...] = PARAMETERS
     variability_nsigma: float = 3.0
     variability_p: float = 1e-3
     variability_alpha: float = 1e-3
@@ -140,6 +144,9 @@ class ReductionConfig:
         if self.variability_criterion not in VARIABILITY_CRITERIA:
             raise InputError("variability_criterion", self.variability_criterion,
                              ", ".join(VARIABILITY_CRITERIA))
+        bad = [p for p in self.precision_parameters if p not in PARAMETERS]
+        if bad:
+            raise InputError("precision_parameters", bad, ", ".join(PARAMETERS))
         if self.min_plate_spectra < 0:
             raise InputError("min_plate_spectra", self.min_plate_spectra, ">= 0")
         if not 0 <= self.min_snr < float("inf"):
@@ -262,7 +269,7 @@ def reduce_spectra(
     cfg = config or ReductionConfig()
     cfg.check()
     timings: dict[str, float] = {}
-    steps = 3 + len(PARAMETERS)
+    steps = 3 + len(cfg.precision_parameters)
     with _progress(steps, progress, "reduce") as bar:
         with _step(bar, timings, "zero_points", "RV zero points"):
             zp = _zero_points(spectra, cfg, reference)
@@ -271,14 +278,14 @@ def reduce_spectra(
         codes = np.asarray(sp["star"])
         n_stars = len(spectra.stars)
         precision: dict[str, PrecisionFit] = {}
-        for p in PARAMETERS:
+        for p in cfg.precision_parameters:
             with _step(bar, timings, f"precision_{p}", f"internal precision {p}"):
                 precision[p] = _precision_fit(sp, codes, n_stars, p, cfg)
         with _step(bar, timings, "combine", "per-star combination"):
             laws = {p: f.law for p, f in precision.items() if f.law.ok}
             catalogue = combine_epochs(corrected, min_snr=cfg.min_snr, laws=laws)
         with _step(bar, timings, "variability", "RV variables"):
-            variables = _variables(sp, codes, spectra.stars, precision["rv"], cfg)
+            variables = _variables(sp, codes, spectra.stars, precision.get("rv"), cfg)
     return ReductionResult(corrected, zp, catalogue, precision, variables, timings, cfg)
 
 
@@ -354,10 +361,13 @@ def _precision_fit(
 
 
 def _variables(
-    sp: Table, codes: np.ndarray, stars: Table, rv_fit: PrecisionFit, cfg: ReductionConfig
+    sp: Table, codes: np.ndarray, stars: Table, rv_fit: PrecisionFit | None,
+    cfg: ReductionConfig
 ) -> Table:
-    """RV-variability statistics, against the fitted RV law (Table 4's if the fit failed)."""
-    law = rv_fit.law if rv_fit.law.ok else published_laws()["rv"]
+    """RV-variability statistics, against the fitted RV law (Table 4's if the fit failed
+    or was not made)."""
+    fitted = rv_fit is not None and rv_fit.law.ok
+    law = rv_fit.law if fitted else published_laws()["rv"]
     rv = np.asarray(sp["rv"], dtype=float)
     if cfg.min_snr > 0:  # the same epochs as the catalogue: none below --min-snr
         rv = np.where(np.asarray(sp["rv_snr"], dtype=float) >= cfg.min_snr, rv, np.nan)
@@ -373,7 +383,7 @@ def _variables(
         tolerance=cfg.variability_tolerance,
         criterion=cfg.variability_criterion,
     )
-    variables.meta["law_source"] = "fit" if rv_fit.law.ok else "Table 4"
+    variables.meta["law_source"] = "fit" if fitted else "Table 4"
     star = np.asarray(variables["star"])
     variables.add_column(np.asarray(stars["designation"])[star], name="name", index=0)
     variables.add_column(np.asarray(stars["uid"])[star], name="uid", index=1)

@@ -20,7 +20,8 @@ follow
 with μ_i the star's mean, z the zero point of exposure k on the star's spectrograph s_i
 and ε_ik its error of σ_k = σ_RV(S/N_k) (``weighting``). The fit alternates (``iterations``
 times, default 8): residuals standardised by σ_k and by the plate's robust scale (MAD)
-get Tukey biweights (c = 4.685, so outliers drop out); a star is **constant** when it has
+get Tukey biweights (c = 4.685, so outliers drop out), stopping early once no zero point
+moves by 1 m/s; a star is **constant** when it has
 RVs in at least ``min_presence`` (half) of the considered exposures and its biweighted
 reduced χ² is below ``max_excess``² (2², i.e. a scatter at most twice σ(S/N)) — binaries
 drop out; each z is the weighted mean deviation of its constant stars from their means
@@ -37,6 +38,7 @@ the robust L1 fit of a constant to RV − RV_ref of the stars with a reference R
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -54,6 +56,8 @@ _N_SPID = 17  # spectrograph IDs 1..16, one spare slot for 0
 LAMP_METHODS = ("detect", "column", "none")
 #: Tukey biweight constant (95 % efficiency for Gaussian errors).
 BIWEIGHT_C = 4.685
+#: km/s: the two-way fit stops early when no zero point moves by more than this.
+CONVERGED = 1e-3
 
 __all__ = [
     "LAMP_METHODS",
@@ -322,9 +326,11 @@ def two_way_offsets(fit: TwoWayInputs, *, iterations: int = 8, max_excess: float
     mu = weighted_median(fit.pair, fit.rv, fit.w, fit.n_pairs)
     z = np.zeros(fit.n_units)
     sq = np.sqrt(fit.w)
+    by_plate = np.argsort(fit.plate, kind="stable")
+    bounds = np.searchsorted(fit.plate[by_plate], np.arange(n_plates + 1))
     for _ in range(iterations):
         x = (fit.rv - mu[fit.pair] - z[fit.unit]) * sq
-        scale = 1.4826 * weighted_median(fit.plate, np.abs(x), np.ones(x.size), n_plates)
+        scale = 1.4826 * _segment_medians(np.abs(x)[by_plate], bounds)
         scale = np.where(scale > 0, scale, 1.0)  # one-exposure plates: all residuals 0
         y = x / scale[fit.plate]
         bw = np.where(np.abs(y) < BIWEIGHT_C, (1.0 - (y / BIWEIGHT_C) ** 2) ** 2, 0.0)
@@ -334,8 +340,11 @@ def two_way_offsets(fit: TwoWayInputs, *, iterations: int = 8, max_excess: float
             q *= count / np.maximum(count - 1.0, 1.0)
         constant = (count >= fit.need) & (q < max_excess**2)
         wt = fit.w * bw * constant[fit.pair]
+        z_old = z
         z, n_st = _unit_means(fit, wt, fit.rv - mu[fit.pair], min_stars)
         z = _centred(z, n_st >= min_stars, fit, group)
+        if np.max(np.abs(z - z_old), initial=0.0) < CONVERGED:
+            break
         wb = fit.w * bw
         with np.errstate(invalid="ignore", divide="ignore"):
             mu = np.where(count > 0, group_sum(fit.pair, wb * (fit.rv - z[fit.unit]),
@@ -346,6 +355,16 @@ def two_way_offsets(fit: TwoWayInputs, *, iterations: int = 8, max_excess: float
         err = scale[_unit_plate(fit, n_plates)] / np.sqrt(group_sum(fit.unit, wt, fit.n_units))
     return {"offset": np.where(determined, z, np.nan), "error": np.where(determined, err, np.nan),
             "n_stars": n_st, "mu": mu, "constant": constant, "bw": bw, "z": z[fit.unit]}
+
+
+def _segment_medians(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Median of ``values[bounds[i]:bounds[i + 1]]`` for each i (NaN when empty); a loop
+    over the few plates, each median O(n) by partition."""
+    out = np.full(bounds.size - 1, np.nan)
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+        if b > a:
+            out[i] = np.median(values[a:b])
+    return out
 
 
 def _unit_means(fit: TwoWayInputs, wt: np.ndarray, dev: np.ndarray, min_stars: int
@@ -401,7 +420,7 @@ def rv_zero_points(
     spectra : SpectrumSet
         Spectra as read (``rv`` uncorrected).
     iterations : int
-        Iterations of the alternating fit (≥ 1).
+        Iterations of the alternating fit at most (≥ 1).
     max_excess : float
         A constant star's biweighted scatter is below this many σ_RV(S/N).
     min_plate_spectra : int

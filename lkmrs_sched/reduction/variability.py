@@ -5,8 +5,9 @@ min(S/N, ``snr_max``) so the law is not extrapolated), optionally with an extra 
 quadrature (e.g. the zero-point uncertainty). Three criteria are computed for every star
 with at least two RVs; ``criterion`` picks the one behind ``rv_variable``:
 
-* **robust** (default, :mod:`.robust_rv`): likelihood ratio of "constant + jitter"
-  against "constant" under a core + tail mixture of the errors fitted to all stars; a
+* **robust** (default, :mod:`.robust_rv`): likelihood ratios of "constant + jitter" and
+  of "more tail epochs than the population" against "constant", under a core + tail
+  mixture of the errors fitted to all stars; a
   candidate when its p-value under the constant-star null is below ``alpha`` (10⁻³);
   a constant star may show a jitter up to ``tolerance`` (0.4) of its core σ.
   Outlier-robust, and its false-alarm rate stays at ``alpha`` whatever the number of
@@ -27,7 +28,13 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.precision import PrecisionLaw
-from lkmrs_sched.reduction.robust_rv import TOLERANCE, ErrorModel, Segments, robust_test
+from lkmrs_sched.reduction.robust_rv import (
+    TOLERANCE,
+    ErrorModel,
+    RobustTest,
+    Segments,
+    robust_test,
+)
 
 #: Criteria of :func:`rv_variability` and the column each fills.
 CRITERIA: dict[str, str] = {"robust": "var_robust", "paper": "var_paper", "chi2": "var_chi2"}
@@ -94,6 +101,7 @@ def rv_variability(
         (inverse-variance mean), ``rv_robust`` (μ of the robust model), ``rv_min``,
         ``rv_max``, ``delta_rv``, ``delta_rv_sigma`` (range in units of its error),
         ``chi2``, ``dof``, ``p_chi2``, ``lr`` (Λ), ``jitter`` (km/s), ``p_robust``,
+        ``tail_weight`` (the star's own tail share under the excess-tail alternative),
         ``var_robust``, ``var_paper``, ``var_chi2``, ``rv_variable``. ``meta`` holds the
         thresholds, the law, the fitted error model and the counts.
     """
@@ -104,11 +112,7 @@ def rv_variability(
     t = Table({"star": ep["star"], "n_rv": seg.counts.astype(np.int32)})
     _chi2_columns(t, seg, v, sigma)
     rob = robust_test(v, sigma, ep["snr"], seg, model=error_model, tolerance=tolerance)
-    t["rv_robust"] = rob.mu
-    _range_columns(t, seg, v, sigma)
-    t["lr"], t["jitter"], t["p_robust"] = rob.lr, rob.jitter, rob.p
-    for name in ("rv_mean", "rv_robust", "rv_min", "rv_max", "delta_rv", "jitter"):
-        t[name].unit = "km / s"
+    _range_columns(t, seg, v, sigma, rob)
     t["var_robust"] = rob.p < alpha
     t["var_paper"] = np.asarray(t["delta_rv_sigma"]) > nsigma
     t["var_chi2"] = np.asarray(t["p_chi2"]) < p_threshold
@@ -155,12 +159,15 @@ def _chi2_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray) -> 
     t["p_chi2"] = chi2_dist.sf(chi2, dof)
 
 
-def _range_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray) -> None:
-    """Lowest and highest RV, their difference and its significance (the paper's test).
+def _range_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray,
+                   rob: RobustTest) -> None:
+    """The robust test's columns; lowest and highest RV, their difference and its
+    significance (the paper's test); units.
 
     The error of the difference is sqrt(σ_max² + σ_min²), with the smallest σ among
     epochs tied at the extreme.
     """
+    t["rv_robust"] = rob.mu
     lo = np.minimum.reduceat(v, seg.starts) if seg.starts.size else np.zeros(0)
     hi = np.maximum.reduceat(v, seg.starts) if seg.starts.size else np.zeros(0)
     big = np.inf
@@ -171,6 +178,10 @@ def _range_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray) ->
     t["rv_min"], t["rv_max"] = lo, hi
     t["delta_rv"] = hi - lo
     t["delta_rv_sigma"] = (hi - lo) / np.sqrt(sig_hi**2 + sig_lo**2)
+    t["lr"], t["jitter"], t["tail_weight"], t["p_robust"] = (rob.lr, rob.jitter,
+                                                             rob.tail_weight, rob.p)
+    for name in ("rv_mean", "rv_robust", "rv_min", "rv_max", "delta_rv", "jitter"):
+        t[name].unit = "km / s"
 
 
 def variability_counts(table: Table) -> dict[str, int]:

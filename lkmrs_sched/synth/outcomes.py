@@ -1,20 +1,40 @@
-"""Per-star outcomes of a survey realization, fast: epochs, expected precision, binaries.
+"""Per-star outcomes of a survey realization, fast: epochs, precision, binaries.
 
 :func:`star_outcomes` is the forecast's shortcut for *simulation → synthetic exposures
-(:func:`lkmrs_sched.synth.synth.synthesize`) → reduction* when only per-star numbers are
-wanted. It never builds the per-spectrum table; per plate it evaluates the blue S/N of
-every (exposure, object) as one ``n_exp × n_obj`` matrix and reduces it to per-star sums.
+(:func:`lkmrs_sched.synth.synth.synthesize`) → reduction*. It never builds the DR8
+table; per plate it evaluates the blue S/N of every (exposure, object) as one
+``n_exp × n_obj`` matrix, then simulates the measurements LASP would give with synth's
+own error model and runs the reduction's own code on them. The full chain itself is
+:mod:`lkmrs_sched.ensembles.per_star` (``forecast --per-star full``); a test runs both on
+the same realizations and checks that the survey totals agree within the full chain's
+Monte Carlo error.
 
-What is the same as the full path (bit for bit)
-    The blue S/N of every spectrum. It uses the same catalogue (stars, binaries, fibres
-    from ``scenario.seed``, see :func:`build_star_catalogue`), the same per-exposure
-    random streams as ``synthesize(exposures, plates, scenario)`` with its default seed
-    (``scenario.seed``): the night's and the exposure's cloud extinction, the fibre's
-    per-exposure throughput jitter (the first row of synth's per-exposure normals), and
+What is the same as the full chain (bit for bit)
+    The blue S/N of every spectrum: the same catalogue (stars, binaries, fibres from
+    ``scenario.seed``, see :func:`build_star_catalogue`), the same per-exposure random
+    streams as ``synthesize(exposures, plates, scenario, seed, catalogue=…)`` with the
+    realization's ``seed`` (the night's and the exposure's cloud extinction, the fibre's
+    per-exposure throughput jitter — the first row of synth's per-exposure normals), and
     the same S/N model call on the same operands. Hence ``n_good`` and ``n_spectra``
-    equal the counts from synth's measured table (tested). The conditions of an exposure
-    depend only on its plate, its ``lmjm`` and its night, not on the realization seed,
-    so every realization sees the same S/N for the same exposure.
+    equal the counts from synth's measured table (tested).
+
+What is the same in distribution
+    The measurements: every epoch LASP would measure (blue S/N ≥ ``lasp_snr_min``, and a
+    share ``lasp_low_snr_fraction`` of those from ``lasp_low_snr_min``, on a usable fibre,
+    Teff in LASP's range) gets true value + σ_P(S/N)·ε with synth's noise
+    (:func:`lkmrs_sched.synth.snr.measurement_noise`: Table 4's extended law, a share
+    ``outlier_fraction`` / ``rv_outlier_fraction`` of errors ``outlier_scale`` times
+    wider), the true RV being the orbit's at mid-exposure — from the realization's own
+    stream (:data:`OUTCOMES`), not synth's. The reduction's code then gives
+    ``sigma_*`` (Eq. 2 of the simulated values, :func:`~lkmrs_sched.reduction.combine.
+    combine_parameter`), the RV law (Eq. 3–4, :func:`~lkmrs_sched.reduction.uncertainty.
+    fit_internal_precision`), ``sigma_rv_mean`` (:func:`~lkmrs_sched.reduction.combine.
+    mean_error`) and the RV variables (:func:`~lkmrs_sched.reduction.variability.
+    rv_variability`: robust test, the paper's range test, χ²).
+
+Not modelled here (the full chain has them): the RV zero points and the alternate-lamp
+offset (the reduction removes them to ~0.1 km/s, against σ_RV ≥ 0.75 km/s), the noise
+on LASP's quoted errors, the red arm.
 
 Definitions (per target; flux standards are left out)
     * good epoch: a blue spectrum whose S/N, stored as float32 like DR8's ``snr``,
@@ -22,45 +42,11 @@ Definitions (per target; flux standards are left out)
       reduction drops flagged arms' values; a few bright stars on dead fibres reach
       S/N > 10 flagged and are not counted);
     * ``n_spectra``: spectra not flagged ``bad_b`` (fibre not dead and blue S/N ≥ 1);
+    * RV epoch: an epoch with an RV (above); ``n_rv`` of them;
     * a star on two overlapping plates counts epochs from both.
 
-Expected precision of the combined values (Eq. 1–2 of the brief)
-    For a star with N good epochs, each with noise σ_k = σ_P(S/N_k) (Table 4 law,
-    :meth:`lkmrs_sched.core.precision.PrecisionLaw.extended`) and weight
-    w_k = (S/N_k)², W = Σ w_k, the expectation of Eq. 2's squared error over the
-    measurement noise is
-
-        E[σ_w²] = N/(N−1) · (Σ w_k σ_k² / W − Σ w_k² σ_k² / W²)
-
-    (expand Σ w_k (P_k − P̄)² = Σ w_k ε_k² − W ε̄² with E[ε_k²] = σ_k² and
-    E[W ε̄²] = Σ w_k² σ_k² / W). ``sigma_*`` report sqrt(E[σ_w²]), the RMS of the σ_w a
-    reduction would print. Eq. 2 is a weighted *scatter*: with equal S/N it estimates
-    σ_P itself, not the error of the mean; that is ``sigma_rv_mean`` =
-    sqrt(Σ w_k² σ_k²) / W (= σ/√N for equal S/N). With N = 1 ``sigma_*`` is LASP's own
-    error (``lasp_error_scale`` · σ_P(S/N), as Eq. 2's one-epoch rule), with N = 0 NaN.
-    Stars outside LASP's Teff range (``[snr] lasp_teff_min … lasp_teff_max``) get no
-    LASP parameters, so NaN, and are not tested for RV variability.
-
-Binary detection
-    The RV at each good epoch is the true orbit RV at mid-exposure plus Gaussian noise
-    σ_RV(S/N) drawn from the realization ``seed``; the reduction's own test
-    (:func:`lkmrs_sched.reduction.variability.rv_variability`, range criterion: the
-    highest and lowest RVs differ by more than 3 times their combined σ_RV(S/N), the law
-    evaluated at min(S/N, 300)) flags the variables. Stars need ≥ 2 good epochs.
-    The range test compares the two most discrepant epochs, so its false-alarm rate
-    grows with N: for equal-S/N Gaussian epochs P(range > 3√2 σ) is 0.3 % at N = 2,
-    2.3 % at 5, 23 % at 20 and 72 % at 60 (tested). ``rv_variable_chi2`` also carries
-    the reduction's χ² test (P < 0.001 at any N).
-
-Speed: the 2019–2023 goal survey (1,200 exposures × ~2,700 fibres, 2.0 M good target
-spectra) takes ~0.7–0.8 s per realization on one core after the catalogue (0.2 s) is
-built; Kepler's equation for the binaries' epochs and the variability test are the
-largest parts.
-
-Not modelled here (the full path has them): the heavy-tailed outliers of the
-measurement noise (unless ``outliers=True``), the RV zero points and the alternate-lamp
-offset (the reduction removes them to ~0.1 km/s), the LASP runs on the share of spectra
-with blue S/N 8–10 (synth's ``lasp_low_snr_fraction``) and the noise on LASP's errors.
+:func:`expected_precision` keeps the closed form of Eq. 2's expectation for Gaussian
+errors, E[σ_w²] = N/(N−1) · (Σ w σ²/W − Σ w² σ²/W²), and of the mean's error.
 """
 
 from __future__ import annotations
@@ -70,7 +56,9 @@ from dataclasses import dataclass, fields
 import numpy as np
 from astropy.table import Table
 
-from lkmrs_sched.core.precision import LAW_MIN_SNR, published_laws
+from lkmrs_sched.core.precision import published_laws
+from lkmrs_sched.reduction.combine import combine_parameter, mean_error
+from lkmrs_sched.reduction.uncertainty import fit_internal_precision
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.exposures import (
@@ -84,9 +72,9 @@ from lkmrs_sched.synth.exposures import (
 )
 from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
 from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
-from lkmrs_sched.synth.snr import SNRLike, model_from_config
+from lkmrs_sched.synth.snr import SNRLike, measurement_noise, model_from_config
 
-#: Spawn-key head of the detection-noise stream ("OUT").
+#: Spawn-key head of the measurement-noise stream ("OUT").
 OUTCOMES = 0x4F5554
 #: "High quality" blue S/N (brief §5).
 SNR_GOOD = 10.0
@@ -149,11 +137,13 @@ class StarOutcomes:
         Epochs with blue S/N > 10.
     n_spectra : ndarray of int
         Epochs with a usable fibre (not ``bad_b``).
+    n_rv : ndarray of int
+        Epochs with an RV (LASP ran).
     baseline_days : ndarray
         Last minus first good epoch (mid-exposure), days; 0 with fewer than 2.
     sigma_teff, sigma_logg, sigma_feh, sigma_rv : ndarray
-        sqrt(E[σ_w²]) of Eq. 2 over the good epochs (K, dex, dex, km/s); LASP's error
-        for one epoch; NaN without epochs or outside LASP's Teff range.
+        Eq. 2's σ_w of the combined values (K, dex, dex, km/s); LASP's error for one
+        epoch; NaN without epochs or outside LASP's Teff range.
     sigma_rv_mean : ndarray
         Error of the weighted mean RV, sqrt(Σ w_k² σ_k²) / Σ w_k, km/s (NaN as above).
     is_binary : ndarray of bool
@@ -162,11 +152,12 @@ class StarOutcomes:
     k1_kms : ndarray
         Primary's RV semi-amplitude, km/s (0 for single stars).
     rv_variable_detected : ndarray of bool
-        Flagged by the reduction's 3σ_RV(S/N) range criterion (needs ≥ 2 good epochs
-        and ``lasp_ok``).
+        Flagged by the reduction's robust test (likelihood ratio under the fitted core +
+        tail errors, p < α; needs ≥ 2 RV epochs).
+    rv_variable_paper : ndarray of bool
+        Flagged by the paper's 3σ_RV(S/N) range test (kept for comparison).
     rv_variable_chi2 : ndarray of bool
-        Flagged by the reduction's χ² criterion (P(χ² ≥ observed) < 0.001), whose
-        false-alarm rate does not grow with the number of epochs.
+        Flagged by the Gaussian χ² test (P(χ² ≥ observed) < 0.001).
     """
 
     uid: np.ndarray
@@ -177,6 +168,7 @@ class StarOutcomes:
     lasp_ok: np.ndarray
     n_good: np.ndarray
     n_spectra: np.ndarray
+    n_rv: np.ndarray
     baseline_days: np.ndarray
     sigma_teff: np.ndarray
     sigma_logg: np.ndarray
@@ -187,6 +179,7 @@ class StarOutcomes:
     period_d: np.ndarray
     k1_kms: np.ndarray
     rv_variable_detected: np.ndarray
+    rv_variable_paper: np.ndarray
     rv_variable_chi2: np.ndarray
 
     def __len__(self) -> int:
@@ -220,6 +213,7 @@ def plate_snr(
     *,
     catalogue: Catalogue | None = None,
     snr_model: SNRLike | None = None,
+    seed: int | np.random.SeedSequence | None = None,
 ) -> list[PlateSNR]:
     """Blue S/N of every LK-MRS spectrum, per plate, exactly as synth computes it.
 
@@ -236,6 +230,9 @@ def plate_snr(
         From :func:`build_star_catalogue` (built here otherwise).
     snr_model : optional
         S/N model (default: the scenario's).
+    seed : int or SeedSequence, optional
+        synth's master seed for the conditions' streams (default ``scenario.seed``, as
+        ``synthesize``'s default).
 
     Returns
     -------
@@ -250,7 +247,7 @@ def plate_snr(
     """
     where = scenario.source
     cfg = scenario.snr
-    ss = np.random.SeedSequence(scenario.seed)
+    ss = _seed_sequence(scenario.seed if seed is None else seed)
     cat = catalogue if catalogue is not None else build_star_catalogue(plates, scenario)
     model = snr_model or model_from_config(cfg, f"{where}: [snr]")
     lk, plate_of = lkmrs_exposures(exposures, plates, where)
@@ -275,8 +272,12 @@ def plate_snr(
     return out
 
 
+def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+
+
 def _realization_rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
-    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
+    ss = _seed_sequence(seed)
     return np.random.default_rng(
         np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, OUTCOMES)))
 
@@ -320,70 +321,140 @@ def expected_precision(
     return sigma_w, sigma_mean, count
 
 
-def simulate_rv_detection(
-    codes: np.ndarray,
-    mjd: np.ndarray,
-    snr: np.ndarray,
-    stars,
-    rng: np.random.Generator,
-    *,
-    nsigma: float = 3.0,
-    p_threshold: float = 1e-3,
-    outliers: tuple[float, float] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Simulated RV epochs of stars run through the reduction's variability test.
+@dataclass(frozen=True)
+class Epochs:
+    """The epochs of one realization LASP could measure, flat, and per-star counts.
 
-    Parameters
+    Attributes
     ----------
-    codes : ndarray of int
-        Star (index into ``stars``) of each epoch.
-    mjd : ndarray
-        UTC MJD of each epoch (mid-exposure).
-    snr : ndarray
-        S/N of each epoch's RV (blue arm for LASP's RV).
-    stars : Stars
-        True RVs: systemic velocity and orbit (:meth:`lkmrs_sched.synth.population.Stars.rv`).
-    rng : numpy.random.Generator
-        Noise stream: one standard normal per epoch (then one uniform per epoch with
-        ``outliers``), in epoch order.
-    nsigma, p_threshold : float
-        Thresholds of the range and χ² criteria
-        (:func:`lkmrs_sched.reduction.variability.rv_variability`).
-    outliers : (fraction, scale), optional
-        Share of epochs whose error is ``scale`` times wider.
-
-    Returns
-    -------
-    range_flag, chi2_flag : ndarray of bool, shape (len(stars),)
-        Candidates by the range criterion (brief §6) and by χ²; False for stars with
-        fewer than 2 epochs.
+    codes, snr, mjd : ndarray, one entry per epoch
+        Star (index into ``Catalogue.stars``), blue S/N and mid-exposure UTC MJD of every
+        usable spectrum with S/N ≥ ``lasp_low_snr_min``, in plate order, then exposure and
+        object order within a plate.
+    good : ndarray of bool, per epoch
+        A good epoch (float32 S/N > 10).
+    n_good, n_spectra : ndarray of int, per star
+        Good epochs and usable spectra (not ``bad_b``) of all its plates.
+    baseline_days : ndarray, per star
+        Last minus first good epoch, days; 0 with fewer than 2.
     """
-    n = len(stars)
-    codes = np.asarray(codes, np.int64)
-    snr = np.asarray(snr, float)
-    rv = stars.rv_systemic[codes].astype(float)
-    isb = stars.binary[codes].astype(bool) & (stars.k1_kms[codes] > 0)
+
+    codes: np.ndarray
+    snr: np.ndarray
+    mjd: np.ndarray
+    good: np.ndarray
+    n_good: np.ndarray
+    n_spectra: np.ndarray
+    baseline_days: np.ndarray
+
+
+def plate_epochs(blocks: list[PlateSNR], cat: Catalogue, min_snr: float) -> Epochs:
+    """Flatten :func:`plate_snr`'s blocks into epochs (S/N ≥ ``min_snr``) and counts."""
+    n_st, n_as = len(cat.stars), len(cat.plate)
+    n_spec = np.zeros(n_as)
+    first = np.full(n_as, np.inf)
+    last = np.full(n_as, -np.inf)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for b in blocks:
+        n_spec[b.rows] = b.usable.sum(axis=0)
+        t = b.mid_mjd[:, None]
+        first[b.rows] = np.where(b.good, t, np.inf).min(axis=0)
+        last[b.rows] = np.where(b.good, t, -np.inf).max(axis=0)
+        ei, oi = np.nonzero(b.usable & (b.snr >= min_snr))
+        parts.append((cat.star[b.rows[oi]], b.snr[ei, oi], b.mid_mjd[ei], b.good[ei, oi]))
+    codes, snr, mjd, good = (np.concatenate([np.zeros(0, d), *(p[i] for p in parts)])
+                             for i, d in enumerate((np.int64, float, float, bool)))
+    n_good = np.bincount(codes[good], minlength=n_st)
+    t0 = np.full(n_st, np.inf)
+    t1 = np.full(n_st, -np.inf)
+    np.minimum.at(t0, cat.star, first)
+    np.maximum.at(t1, cat.star, last)
+    return Epochs(codes, snr, mjd, good, n_good,
+                  np.rint(np.bincount(cat.star, n_spec, n_st)).astype(np.int64),
+                  np.where(n_good >= 2, t1 - t0, 0.0))
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Simulated LASP measurements of one realization (one entry per RV epoch).
+
+    Attributes
+    ----------
+    codes, snr, mjd : ndarray
+        Star, blue S/N, mid-exposure UTC MJD.
+    values : dict of str to ndarray
+        Measured Teff (K), log g, [Fe/H] (dex), RV (km/s).
+    errors : dict of str to ndarray
+        LASP's quoted error (``lasp_error_scale`` · σ_P(S/N)).
+    """
+
+    codes: np.ndarray
+    snr: np.ndarray
+    mjd: np.ndarray
+    values: dict[str, np.ndarray]
+    errors: dict[str, np.ndarray]
+
+
+def simulate_measurements(ep: Epochs, stars, lasp_ok: np.ndarray, cfg,
+                          rng: np.random.Generator) -> Measurements:
+    """LASP's measurements of the epochs it runs on, with synth's error model.
+
+    Draws, in order: one uniform per epoch (the LASP runs between ``lasp_low_snr_min``
+    and ``lasp_snr_min``), then per parameter (Teff, log g, [Fe/H], RV) one normal and
+    one uniform per RV epoch (:func:`lkmrs_sched.synth.snr.measurement_noise`).
+    """
+    low = rng.random(ep.codes.size) < cfg.lasp_low_snr_fraction
+    runs = ((ep.snr >= cfg.lasp_snr_min) | low) & lasp_ok[ep.codes]
+    c, s, t = ep.codes[runs], ep.snr[runs], ep.mjd[runs]
+    truth = {"teff": stars.teff[c], "logg": stars.logg[c], "feh": stars.feh[c],
+             "rv": stars.rv_systemic[c].astype(float)}
+    isb = stars.binary[c].astype(bool) & (stars.k1_kms[c] > 0)
     if isb.any():
-        c = codes[isb]
-        rv[isb] = radial_velocity(np.asarray(mjd, float)[isb], stars.rv_systemic[c],
-                                  stars.k1_kms[c], stars.period_d[c], stars.ecc[c],
-                                  stars.omega_rad[c], stars.t_peri_mjd[c])
-    law = published_laws()["rv"]
-    sig = (law.extended_from_log(np.log(snr)) if snr.size and snr.min() >= LAW_MIN_SNR
-           else law.extended(snr))
-    noise = sig * rng.standard_normal(len(codes))
-    if outliers is not None:
-        wide = rng.random(len(codes)) < outliers[0]
-        noise = noise * np.where(wide, outliers[1], 1.0)
-    flag_range = np.zeros(n, bool)
-    flag_chi2 = np.zeros(n, bool)
-    if len(codes):
-        var = rv_variability(codes, rv + noise, snr, law, n,
-                             nsigma=nsigma, p_threshold=p_threshold)
+        b = c[isb]
+        truth["rv"][isb] = radial_velocity(t[isb], stars.rv_systemic[b], stars.k1_kms[b],
+                                           stars.period_d[b], stars.ecc[b],
+                                           stars.omega_rad[b], stars.t_peri_mjd[b])
+    laws = published_laws()
+    values, errors = {}, {}
+    for p in PARAMS:
+        sig = laws[p].extended(s)
+        frac = cfg.rv_outlier_fraction if p == "rv" else cfg.outlier_fraction
+        z, u = rng.standard_normal(c.size), rng.random(c.size)
+        values[p] = truth[p] + measurement_noise(z, u, sig, frac, cfg.outlier_scale)
+        errors[p] = cfg.lasp_error_scale * sig
+    return Measurements(c, s, t, values, errors)
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """Per star (all stars): Eq. 2 σ_w per parameter, the RV mean's error, RV epochs and
+    the three RV-variability flags."""
+
+    sigma: dict[str, np.ndarray]
+    sigma_rv_mean: np.ndarray
+    n_rv: np.ndarray
+    flags: dict[str, np.ndarray]
+
+
+def reduce_measurements(ms: Measurements, n: int, *, alpha: float = 1e-3,
+                        nsigma: float = 3.0, p_threshold: float = 1e-3) -> Reduced:
+    """The reduction's code on simulated measurements: Eq. 3–4 for RV, Eq. 1–2, the
+    error of the mean RV and the RV-variability tests (module docstring)."""
+    fit = fit_internal_precision(ms.codes, ms.values["rv"], ms.snr, n_groups=n,
+                                 parameter="rv", unit="km / s")
+    law = fit.law if fit.law.ok else published_laws()["rv"]
+    sigma = {}
+    for p in PARAMS:
+        _, sigma[p], count = combine_parameter(ms.codes, ms.values[p], ms.snr, ms.errors[p], n)
+    mean_err = mean_error(ms.codes, ms.values["rv"], ms.snr, law, ms.errors["rv"], n)
+    flags = {k: np.zeros(n, bool) for k in ("robust", "paper", "chi2")}
+    if ms.codes.size:
+        var = rv_variability(ms.codes, ms.values["rv"], ms.snr, law, n, nsigma=nsigma,
+                             p_threshold=p_threshold, alpha=alpha)
         idx = np.asarray(var["star"])
-        flag_range[idx] = np.asarray(var["var_range"], bool)
-        flag_chi2[idx] = np.asarray(var["var_chi2"], bool)
-    return flag_range, flag_chi2
+        for k in flags:
+            flags[k][idx] = np.asarray(var[f"var_{k}"], bool)
+    return Reduced(sigma, mean_err, count, flags)
 
 
 def star_outcomes(
@@ -394,11 +465,11 @@ def star_outcomes(
     *,
     catalogue: Catalogue | None = None,
     snr_model: SNRLike | None = None,
-    outliers: bool = False,
+    alpha: float = 1e-3,
     nsigma: float = 3.0,
     p_threshold: float = 1e-3,
 ) -> StarOutcomes:
-    """Per-target epochs, expected precision and binary detection of one realization.
+    """Per-target epochs, precision and RV variables of one realization (fast path).
 
     Parameters
     ----------
@@ -407,21 +478,16 @@ def star_outcomes(
     plates : PlateSet
         The LK-MRS plates (Table 1 counts).
     scenario : Scenario
-        ``[population]``, ``[snr]``; ``scenario.seed`` fixes the population and the
-        exposures' conditions (as synth's default seed).
+        ``[population]``, ``[snr]``; ``scenario.seed`` fixes the population.
     seed : int or SeedSequence
-        The realization's seed: only the RV noise of the binary detection uses it.
+        The realization's seed: the exposures' conditions (as ``synthesize`` with this
+        seed) and, through its own stream, the measurement noise.
     catalogue : Catalogue, optional
         Prebuilt :func:`build_star_catalogue` (build once, reuse per realization).
     snr_model : optional
         S/N model (default: the scenario's).
-    outliers : bool
-        Use synth's noise mixture (a share f = ``outlier_fraction`` /
-        ``rv_outlier_fraction`` of errors k = ``outlier_scale`` times wider) in the
-        expected precision (σ² × (1 − f + f·k²)) and in the detection noise.
-        Default: Gaussian σ_P(S/N), as the module docstring describes.
-    nsigma, p_threshold : float
-        Thresholds of the range (reported) and χ² criteria.
+    alpha, nsigma, p_threshold : float
+        Thresholds of the robust, the paper's range and the χ² criteria.
 
     Returns
     -------
@@ -434,104 +500,26 @@ def star_outcomes(
         Bad exposures (see :func:`plate_snr`).
     """
     cfg = scenario.snr
+    ss = _seed_sequence(seed)
     cat = catalogue if catalogue is not None else build_star_catalogue(plates, scenario)
-    blocks = plate_snr(exposures, plates, scenario, catalogue=cat, snr_model=snr_model)
+    blocks = plate_snr(exposures, plates, scenario, catalogue=cat, snr_model=snr_model,
+                       seed=ss)
     stars = cat.stars
     lasp_ok = ((stars.teff >= cfg.lasp_teff_min.to_value("K"))
                & (stars.teff <= cfg.lasp_teff_max.to_value("K")))
-    ep = good_epochs(blocks, cat)
-    sigma = _expected_sigmas(ep, lasp_ok, cfg, outliers)
-    rv_ent = lasp_ok[ep.codes]
-    out_mix = (cfg.rv_outlier_fraction, cfg.outlier_scale) if outliers else None
-    det_range, det_chi2 = simulate_rv_detection(
-        ep.codes[rv_ent], ep.mjd[rv_ent], ep.snr[rv_ent], stars, _realization_rng(seed),
-        nsigma=nsigma, p_threshold=p_threshold, outliers=out_mix)
-    return _target_outcomes(cat, plates, lasp_ok, ep, sigma, det_range, det_chi2)
+    ep = plate_epochs(blocks, cat, min(cfg.lasp_low_snr_min, cfg.lasp_snr_min))
+    ms = simulate_measurements(ep, stars, lasp_ok, cfg, _realization_rng(ss))
+    red = reduce_measurements(ms, len(stars), alpha=alpha, nsigma=nsigma,
+                              p_threshold=p_threshold)
+    return target_outcomes(cat, plates, lasp_ok, ep.n_good, ep.n_spectra, ep.baseline_days,
+                           red)
 
 
-@dataclass(frozen=True)
-class GoodEpochs:
-    """The good epochs of one realization, flat, and per-star counts.
-
-    Attributes
-    ----------
-    codes, snr, mjd : ndarray, one entry per good epoch
-        Star (index into ``Catalogue.stars``), blue S/N and mid-exposure UTC MJD, in plate
-        order, then exposure and object order within a plate.
-    n_good : ndarray of int, per star
-        Good epochs (of all its plates).
-    n_spectra : ndarray of int, per star
-        Usable spectra (not ``bad_b``).
-    baseline_days : ndarray, per star
-        Last minus first good epoch, days; 0 with fewer than 2.
-    """
-
-    codes: np.ndarray
-    snr: np.ndarray
-    mjd: np.ndarray
-    n_good: np.ndarray
-    n_spectra: np.ndarray
-    baseline_days: np.ndarray
-
-
-def good_epochs(blocks: list[PlateSNR], cat: Catalogue) -> GoodEpochs:
-    """Flatten :func:`plate_snr`'s blocks into good epochs and per-star counts."""
-    n_st, n_as = len(cat.stars), len(cat.plate)
-    # Per assignment (plate, object): usable spectra and first/last good epoch; the
-    # good epochs themselves as flat (star, S/N, time) entries.
-    n_spec = np.zeros(n_as)
-    first = np.full(n_as, np.inf)
-    last = np.full(n_as, -np.inf)
-    ent_star, ent_snr, ent_t = [], [], []
-    for b in blocks:
-        n_spec[b.rows] = b.usable.sum(axis=0)
-        t = b.mid_mjd[:, None]
-        first[b.rows] = np.where(b.good, t, np.inf).min(axis=0)
-        last[b.rows] = np.where(b.good, t, -np.inf).max(axis=0)
-        ei, oi = np.nonzero(b.good)
-        ent_star.append(cat.star[b.rows[oi]])
-        ent_snr.append(b.snr[ei, oi])
-        ent_t.append(b.mid_mjd[ei])
-    codes = np.concatenate([np.zeros(0, np.int64), *ent_star])
-    n_good = np.bincount(codes, minlength=n_st)
-    t0 = np.full(n_st, np.inf)
-    t1 = np.full(n_st, -np.inf)
-    np.minimum.at(t0, cat.star, first)
-    np.maximum.at(t1, cat.star, last)
-    return GoodEpochs(
-        codes=codes,
-        snr=np.concatenate([np.zeros(0), *ent_snr]),
-        mjd=np.concatenate([np.zeros(0), *ent_t]),
-        n_good=n_good,
-        n_spectra=np.rint(np.bincount(cat.star, n_spec, n_st)).astype(np.int64),
-        baseline_days=np.where(n_good >= 2, t1 - t0, 0.0),
-    )
-
-
-def _expected_sigmas(ep: GoodEpochs, lasp_ok: np.ndarray, cfg, outliers: bool
-                     ) -> dict[str, np.ndarray]:
-    """Per star: sqrt(E[σ_w²]) of each parameter and ``rv_mean`` (module docstring)."""
-    law = published_laws()
-    n_st = len(lasp_ok)
-    sigma: dict[str, np.ndarray] = {}
-    log_snr = np.log(ep.snr)  # good epochs: S/N > 10, where σ_P is a·(S/N)^b + c
-    for p in PARAMS:
-        f = cfg.rv_outlier_fraction if p == "rv" else cfg.outlier_fraction
-        factor = 1.0 - f + f * cfg.outlier_scale**2 if outliers else 1.0
-        var = law[p].extended_from_log(log_snr) ** 2
-        sig_w, sig_mean, _ = expected_precision(ep.codes, ep.snr * ep.snr, factor * var, n_st)
-        # One epoch: LASP's own error, lasp_error_scale · σ_P(S/N) (no outliers).
-        sig_w = np.where(ep.n_good == 1, cfg.lasp_error_scale * sig_w / np.sqrt(factor), sig_w)
-        sigma[p] = np.where(lasp_ok, sig_w, np.nan)
-        if p == "rv":
-            sigma["rv_mean"] = np.where(lasp_ok, sig_mean, np.nan)
-    return sigma
-
-
-def _target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, ep: GoodEpochs,
-                     sigma: dict[str, np.ndarray], det_range: np.ndarray,
-                     det_chi2: np.ndarray) -> StarOutcomes:
-    """The per-star results restricted to targets (flux standards left out)."""
+def target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, n_good: np.ndarray,
+                    n_spectra: np.ndarray, baseline: np.ndarray, red: Reduced
+                    ) -> StarOutcomes:
+    """The per-star results (arrays over ``cat.stars``) restricted to targets (flux
+    standards left out); shared by the fast path and the full chain."""
     stars = cat.stars
     n_st, n_as = len(stars), len(cat.plate)
     # Targets only; the plate of the first assignment (assignments are in plate order).
@@ -539,6 +527,7 @@ def _target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, ep: 
     first_as = np.full(n_st, -1, np.int64)
     first_as[cat.star[::-1]] = np.arange(n_as)[::-1]
     binary = stars.binary[tg].astype(bool)
+    sig = {p: np.where(lasp_ok, red.sigma[p], np.nan)[tg] for p in PARAMS}
     return StarOutcomes(
         uid=stars.take(tg).uid.astype(str),
         plate=np.asarray(plates.plate_name).astype(str)[cat.plate[first_as[tg]]],
@@ -546,19 +535,21 @@ def _target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, ep: 
         gaia_g=stars.gmag[tg].astype(float),
         teff=stars.teff[tg].astype(float),
         lasp_ok=lasp_ok[tg],
-        n_good=ep.n_good[tg],
-        n_spectra=ep.n_spectra[tg],
-        baseline_days=ep.baseline_days[tg],
-        sigma_teff=sigma["teff"][tg],
-        sigma_logg=sigma["logg"][tg],
-        sigma_feh=sigma["feh"][tg],
-        sigma_rv=sigma["rv"][tg],
-        sigma_rv_mean=sigma["rv_mean"][tg],
+        n_good=n_good[tg],
+        n_spectra=n_spectra[tg],
+        n_rv=red.n_rv[tg],
+        baseline_days=baseline[tg],
+        sigma_teff=sig["teff"],
+        sigma_logg=sig["logg"],
+        sigma_feh=sig["feh"],
+        sigma_rv=sig["rv"],
+        sigma_rv_mean=np.where(lasp_ok, red.sigma_rv_mean, np.nan)[tg],
         is_binary=binary,
         period_d=np.where(binary, stars.period_d[tg], np.nan),
         k1_kms=np.where(binary, stars.k1_kms[tg], 0.0),
-        rv_variable_detected=det_range[tg],
-        rv_variable_chi2=det_chi2[tg],
+        rv_variable_detected=red.flags["robust"][tg],
+        rv_variable_paper=red.flags["paper"][tg],
+        rv_variable_chi2=red.flags["chi2"][tg],
     )
 
 
@@ -569,24 +560,35 @@ def survey_totals(o: StarOutcomes) -> dict:
     -------
     dict
         ``spectra_snr_gt_10`` (good blue spectra of targets), ``stars_ge_{10,30,60}
-        _good_epochs``, ``rv_tested`` (targets with ≥ 2 good epochs in LASP's range),
+        _good_epochs``, ``rv_tested`` (targets with ≥ 2 RV epochs), the combined
+        precision ``median_sigma_rv`` (Eq. 2) and ``median_sigma_rv_mean`` (error of the
+        mean RV) of targets with ≥ 10 good epochs (km/s), and by the robust criterion
         ``rv_variable_detections``, ``binaries_detected``, ``false_detections``
-        (detected, not binary), ``completeness_vs_period``: a list of
+        (detected, not binary) and ``completeness_vs_period``: a list of
         ``{log10_period_lo, log10_period_hi, n_binaries, n_detected, completeness}``
         over tested binaries in log10(P/d) bins <1 (``lo`` None: includes P < 1 d),
-        1–2, …, 5–6, ≥6 (``hi`` None); completeness is NaN in empty bins. The same
-        counts by the χ² criterion under ``"chi2"`` (``rv_variable_detections``,
-        ``binaries_detected``, ``false_detections``, ``completeness_vs_period``).
+        1–2, …, 5–6, ≥6 (``hi`` None); completeness is NaN in empty bins. The same four
+        by the paper's range test under ``"paper"`` and by χ² under ``"chi2"``.
     """
     out = _counts(o, o.rv_variable_detected)
-    chi2 = _counts(o, o.rv_variable_chi2)
-    out["chi2"] = {k: chi2[k] for k in ("rv_variable_detections", "binaries_detected",
-                                        "false_detections", "completeness_vs_period")}
+    deep = (o.n_good >= 10) & np.isfinite(o.sigma_rv)
+    out["median_sigma_rv"] = float(np.median(o.sigma_rv[deep])) if deep.any() else float("nan")
+    out["median_sigma_rv_mean"] = (float(np.median(o.sigma_rv_mean[deep])) if deep.any()
+                                   else float("nan"))
+    for name, det in (("paper", o.rv_variable_paper), ("chi2", o.rv_variable_chi2)):
+        c = _counts(o, det)
+        out[name] = {k: c[k] for k in DETECTION_KEYS}
     return out
 
 
+#: The keys of :func:`survey_totals` that depend on the RV-variability criterion.
+DETECTION_KEYS = ("rv_variable_detections", "binaries_detected", "false_detections",
+                  "completeness_vs_period")
+
+
 def _counts(o: StarOutcomes, det: np.ndarray) -> dict:
-    tested = (o.n_good >= 2) & o.lasp_ok
+    tested = (o.n_rv >= 2) & o.lasp_ok
+    det = det & tested
     out = {
         "spectra_snr_gt_10": int(o.n_good.sum()),
         "stars_ge_10_good_epochs": int((o.n_good >= 10).sum()),
