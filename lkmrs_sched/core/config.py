@@ -235,18 +235,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
     text : str
         The scenario's original text, kept for provenance.
     """
-    top_keys = {"scenario", "changes", *_SECTIONS}
-    for key in data:
-        if key in top_keys and not isinstance(data[key], dict):
-            raise InputError(f"{source}: {key}", data[key], f"a table [{key}] of settings",
-                             "top-level value that is not a table")
-        if key not in top_keys:
-            raise InputError(
-                f"{source}: [{key}]",
-                ...,
-                "sections " + ", ".join(sorted(top_keys)),
-                "unknown section",
-            )
+    _check_top_level(data, source)
     head = data.get("scenario", {})
     allowed_head = {"name", "description", "start", "end", "seed", "posterior"}
     for key in head:
@@ -296,7 +285,27 @@ def parse_scenario(data: dict[str, Any], source: str = "<defaults>", text: str =
         text=text,
         **sections,
     )
-    raw_changes = data.get("changes", [])
+    return _with_changes(scenario, data.get("changes", []), source)
+
+
+def _check_top_level(data: dict[str, Any], source: str) -> None:
+    """Only known sections, each a table (``[[changes]]``: an array of tables)."""
+    top_keys = {"scenario", "changes", *_SECTIONS}
+    for key in data:
+        if key in top_keys and key != "changes" and not isinstance(data[key], dict):
+            raise InputError(f"{source}: {key}", data[key], f"a table [{key}] of settings",
+                             "top-level value that is not a table")
+        if key not in top_keys:
+            raise InputError(
+                f"{source}: [{key}]",
+                ...,
+                "sections " + ", ".join(sorted(top_keys)),
+                "unknown section",
+            )
+
+
+def _with_changes(scenario: Scenario, raw_changes: Any, source: str) -> Scenario:
+    """The scenario with its dated ``[[changes]]``, each checked on its start date."""
     if not isinstance(raw_changes, list):
         raise InputError(f"{source}: changes", raw_changes, "an array of [[changes]] tables")
     changes = tuple(_parse_change(raw, f"{source}: [[changes]][{i}]")

@@ -108,7 +108,10 @@ def test_year1_simulate_outputs_agree(tmp_path, capsys):
     assert s["hours"]["overhead"] == pytest.approx(ovh, abs=1e-3)
     assert s["hours"]["read-out"] == pytest.approx(ro, abs=1e-3)
     n_lk_exp = s["lkmrs_exposures"]
-    assert ro == pytest.approx(n_lk_exp * 0.05)
+    # every exposure is read out (3 min), aborted ones too (they end their pointing)
+    n_aborted = query(db, f"SELECT count(*) FROM pointings WHERE {lk} "
+                          "AND end_reason = 'aborted'")[0][0]
+    assert ro == pytest.approx((n_lk_exp + n_aborted) * 0.05)
     projects = s["time_ledger"]["projects"]
     assert set(projects) == {"LK-MRS", "TD-B", "TD-C", "TD-D", "NT"}
     for proj, v in projects.items():
