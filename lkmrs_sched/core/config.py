@@ -179,12 +179,20 @@ class Scenario:
         return [(a, b, self.at(a)) for a, b in zip(starts, ends, strict=True)]
 
     def path(self, value: str) -> Path:
-        """Resolve a path written in the scenario against the scenario's folder."""
+        """Resolve a path written in the scenario against the scenario's folder.
+
+        A relative path that names no file there but names a shipped one from the packaged
+        scenarios' folder (the defaults: ``../footprints/lkmrs.csv``,
+        ``../tables/lamost_mrs_releases.csv``) resolves to the shipped file, so a scenario
+        of one's own may leave the defaults out.
+        """
         p = Path(value)
         if p.is_absolute():
             return p
         base = Path(self.source).parent if self.source != "<defaults>" else SCENARIOS
-        return (base / p).resolve()
+        here = (base / p).resolve()
+        shipped = (SCENARIOS / p).resolve()
+        return shipped if not here.exists() and shipped.is_file() else here
 
     def files(self) -> dict[str, Path]:
         """Every file the settings name, resolved: ``{"section.key": path}`` (empty skipped)."""
