@@ -201,7 +201,7 @@ def synthesize(log: ObservationLog | PathLike, scenario: Scenario | PathLike | N
     seed : int, optional
         Default: the log's seed, else the scenario's.
     out : path, optional
-        Table file to write (``.fits``, ``.parquet``, ``.vot``/``.xml``, ``.ecsv``); the
+        Table file to write (``.fits``, ``.vot``/``.xml``, ``.ecsv``); the
         truth tables go beside it (``NAME_truth_stars.EXT`` ...).
     """
     from lkmrs_sched.sim.obslog import ObservationLog

@@ -1,11 +1,11 @@
 """Score a reduction of synthetic exposures against synth's own truth tables.
 
-    .venv/bin/python tools/check_reduction_truth.py EXPOSURES.parquet [--drop-lamp] [--json F]
+    .venv/bin/python tools/check_reduction_truth.py EXPOSURES.fits [--drop-lamp] [--json F]
 
-Reads ``EXPOSURES.parquet`` (from ``lkmrs-sched synth``) and the truth tables written
-beside it (``<stem>_truth_stars/_spectra.parquet``), runs the reduction with default
-options (optionally after removing the ``alt_lamp`` column, as in real DR8 files) and
-prints:
+Reads ``EXPOSURES.fits`` (from ``lkmrs-sched synth``; any format synth writes) and the
+truth tables written beside it (``<stem>_truth_stars/_spectra``, same suffix), runs the
+reduction with default options (optionally after removing the ``alt_lamp`` column, as in
+real DR8 files) and prints:
 
 * false RV variables among truly constant stars (not binaries) per criterion, by the
   number of RV epochs;
@@ -31,24 +31,30 @@ import numpy as np
 EPOCH_BINS = ((2, 2), (3, 4), (5, 9), (10, 19), (20, 39), (40, 59), (60, 99), (100, 10**6))
 
 
-def _truth(path: Path):
-    import pyarrow.parquet as pq
+def _read(path: Path):
+    import warnings
 
-    stem = path.with_suffix("")
-    stars = pq.read_table(f"{stem}_truth_stars.parquet").to_pydict()
-    spectra = pq.read_table(f"{stem}_truth_spectra.parquet").to_pydict()
-    return ({k: np.asarray(v) for k, v in stars.items()},
-            {k: np.asarray(v) for k, v in spectra.items()})
+    from astropy.table import Table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FITS: 'dex' is read as an unrecognised unit
+        return Table.read(path)
+
+
+def _truth(path: Path):
+    stem, ext = path.with_suffix(""), path.suffix
+    stars = _read(Path(f"{stem}_truth_stars{ext}"))
+    spectra = _read(Path(f"{stem}_truth_spectra{ext}"))
+    return ({k: np.asarray(stars[k]) for k in stars.colnames},
+            {k: np.asarray(spectra[k]) for k in spectra.colnames})
 
 
 def _reduce(path: Path, drop_lamp: bool):
-    import pyarrow.parquet as pq
-
     from lkmrs_sched.reduction import reduce_spectra, spectra_from_table
 
-    t = pq.read_table(path)
+    t = _read(path)
     if drop_lamp:
-        t = t.drop_columns(["alt_lamp"])
+        t.remove_column("alt_lamp")
     t0 = time.perf_counter()
     spectra = spectra_from_table(t, where=str(path))
     return reduce_spectra(spectra), time.perf_counter() - t0

@@ -40,8 +40,8 @@ run() { step "lkmrs-sched $*"; "$lk" "$@" > "$work/out.txt" 2>&1 || { cat "$work
 run almanac --start 2018-12-01 --end 2018-12-03
 run visibility --start 2018-12-01 --end 2018-12-02 --plates K2d4,K2b3
 run simulate year1-2018 --seed 3 --out sim
-run synth sim --out sim/exposures.parquet
-run reduce sim/exposures.parquet --out reduced
+run synth sim --out sim/exposures.fits
+run reduce sim/exposures.fits --out reduced
 run reproduce-table2 --realizations 4 --out rt2
 run forecast forecast-2019 --realizations 2 --out fc
 run compare forecast-2019 whatif-lkmrs40 --realizations 2 --no-stars --out cmp

@@ -14,7 +14,7 @@ import sys
 from lkmrs_sched.commands.common import float_range, int_range
 
 #: What ``reduce`` writes into ``--out`` (an input matching one is refused).
-WRITES = ("catalog.fits", "catalog.ecsv", "catalog.csv", "uncertainty.json", "uncertainty.ecsv",
+WRITES = ("catalog.fits", "catalog.ecsv", "uncertainty.json", "uncertainty.ecsv",
           "rv_zero_points.ecsv", "rv_zero_point_plates.ecsv", "rv_variables.ecsv",
           "catalog.vot", "read_report.json", "summary.json", "*.png")
 
@@ -161,10 +161,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--format",
         action="append",
-        choices=("fits", "ecsv", "csv", "votable"),
+        choices=("fits", "ecsv", "votable"),
         default=None,
-        help="catalogue format, repeatable (default: fits, ecsv and csv; votable writes "
-        "catalog.vot)",
+        help="catalogue format, repeatable (default: fits and ecsv; votable writes "
+        "catalog.vot); each keeps the units (ECSV is CSV with a YAML header)",
     )
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars or issue lines")

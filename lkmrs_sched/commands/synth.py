@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="output folder of `lkmrs-sched simulate` (with observations.sqlite)")
     p.add_argument("--out", metavar="FILE",
-                   help="exposures table: .fits (DR8's format), .parquet, .vot/.xml (VOTable) "
-                        "or .ecsv (default: RUN_DIR/synth_exposures.fits)")
+                   help="exposures table: .fits (DR8's format), .vot/.xml (VOTable) or .ecsv "
+                        "(default: RUN_DIR/synth_exposures.fits)")
     p.add_argument("--scenario", metavar="FILE",
                    help="scenario TOML (default: the one stored in the run's log)")
     p.add_argument("--seed", type=seed_type, help="master seed (default: the run's seed)")
@@ -73,16 +73,11 @@ def run(args: argparse.Namespace) -> int:
     from lkmrs_sched.core.outputs import prepare_file
     from lkmrs_sched.sky.footprints import load_plates
     from lkmrs_sched.synth.reference import reference_rvs
-    from lkmrs_sched.synth.synth import TABLE_EXTENSIONS, summarize, synthesize, write_table
+    from lkmrs_sched.synth.synth import check_table_path, summarize, synthesize, write_table
 
     log, scenario = load_run(args.run_dir, args.scenario)
     seed = _run_seed(log, scenario, args.seed)
-    out = Path(args.out) if args.out else Path(args.run_dir) / "synth_exposures.fits"
-    if out.suffix.lower() not in TABLE_EXTENSIONS:
-        from lkmrs_sched.core.errors import InputError
-
-        raise InputError("--out", str(out), "a file ending in .fits, .parquet, .vot/.xml or "
-                         ".ecsv", "unknown format")
+    out = check_table_path(args.out or Path(args.run_dir) / "synth_exposures.fits", "--out")
     inputs = [Path(args.run_dir) / "observations.sqlite", *scenario_inputs(scenario)]
     for path in output_paths(out, figures=not args.no_figures):
         prepare_file(path, "--out", inputs=inputs)

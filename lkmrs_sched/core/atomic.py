@@ -81,9 +81,8 @@ def write_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any],
 
 
 #: Table formats by file extension (see :func:`write_table`).
-TABLE_FORMATS = {".fits": "fits", ".fit": "fits", ".ecsv": "ascii.ecsv", ".csv": "ascii.csv",
-                 ".vot": "votable", ".xml": "votable", ".votable": "votable",
-                 ".parquet": "parquet"}
+TABLE_FORMATS = {".fits": "fits", ".fit": "fits", ".ecsv": "ascii.ecsv",
+                 ".vot": "votable", ".xml": "votable", ".votable": "votable"}
 
 
 def table_format(path: str | os.PathLike[str]) -> str | None:
@@ -97,37 +96,38 @@ def write_table(table: Any, path: str | os.PathLike[str], fmt: str | None = None
 
     The format follows the extension (:data:`TABLE_FORMATS`) unless ``fmt`` names one.
     Every format is one astropy's ``Table.read`` reads back with units and without
-    pandas, except Parquet (astropy's Parquet reader needs pandas; the layout written
-    is astropy's own, so with pandas the units come back too) and CSV (no units at all):
-
-    * FITS: ``dex`` is not a FITS unit, so astropy cannot write it; it goes to ``TUNITn``
-      as written in LAMOST's DR8 files (astropy reads it back as an unrecognised unit
-      named ``dex``, with a warning).
-    * Parquet: astropy's schema metadata (``table_meta_yaml``, string lengths).
+    pandas; that is why neither plain CSV (no units) nor Parquet (astropy's reader needs
+    pandas) is written. FITS: ``dex`` is not a FITS unit, so astropy cannot write it; it
+    goes to ``TUNITn`` as written in LAMOST's DR8 files (astropy reads it back as an
+    unrecognised unit named ``dex``, with a warning).
 
     Parameters
     ----------
     table : astropy.table.Table
     path : path-like
     fmt : str, optional
-        An astropy format name (``"fits"``, ``"ascii.ecsv"``, ``"votable"``, ``"parquet"``).
+        An astropy format name (``"fits"``, ``"ascii.ecsv"``, ``"votable"``).
     annotate : bool
         Fill in units, descriptions and UCDs of known columns
         (:func:`lkmrs_sched.core.tablemeta.annotate`) on a copy first.
+
+    Raises
+    ------
+    ValueError
+        If the format is none of :data:`TABLE_FORMATS`.
     """
     from lkmrs_sched.core import tablemeta
 
     fmt = fmt or table_format(path)
-    if fmt is None:
-        raise ValueError(f"no table format for {path}")
+    if fmt not in TABLE_FORMATS.values():
+        raise ValueError(f"no table format for {path} (format {fmt!r}): "
+                         f"allowed {sorted(set(TABLE_FORMATS.values()))}")
     out = table.copy(copy_data=False)
     if annotate:
         tablemeta.annotate(out)
     with atomic_path(path) as tmp:
         if fmt == "fits":
             _write_fits(out, tmp)
-        elif fmt == "parquet":
-            _write_parquet(out, tmp)
         elif fmt == "votable":
             _write_votable(out, tmp)
         else:
@@ -175,67 +175,3 @@ def _write_votable(table: Any, path: Path) -> None:
         # TABLEDATA (readable XML) for small tables; BINARY (~5x faster) for large ones.
         table.write(path, format="votable",
                     tabledata_format="tabledata" if len(table) <= 10_000 else "binary")
-
-
-def _arrow_column(col: Any):
-    """A pyarrow array of one column (bytes as UTF-8 strings, NUL padding stripped)."""
-    import numpy as np
-    import pyarrow as pa
-
-    a = np.asarray(col)
-    if a.dtype.kind != "S":
-        return pa.array(a)
-    n, width = len(a), a.dtype.itemsize
-    raw = np.ascontiguousarray(a).view(np.uint8).reshape(n, width)
-    keep = raw != 0
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(keep.sum(axis=1, dtype=np.int64), out=offsets[1:])
-    data = raw.ravel() if bool(keep.all()) else raw[keep]
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                        pa.py_buffer(data)]).cast(pa.string())
-
-
-def _write_parquet(table: Any, path: Path) -> None:
-    """Parquet in astropy's layout: its YAML header (units, descriptions, meta) and string
-    lengths in the schema metadata, so astropy's reader restores them."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from astropy.table import meta
-
-    header = meta.get_yaml_from_table(table[:0])
-    metadata = {"table_meta_yaml": "\n".join(header)}
-    for name in table.colnames:
-        kind = table[name].dtype.kind
-        if kind == "U":
-            metadata[f"table::len::{name}"] = str(table[name].dtype.itemsize // 4)
-        elif kind == "S":
-            metadata[f"table::len::{name}"] = str(table[name].dtype.itemsize)
-    at = pa.Table.from_arrays([_arrow_column(table[n]) for n in table.colnames],
-                              names=table.colnames)
-    at = at.replace_schema_metadata({k.encode(): v.encode() for k, v in metadata.items()})
-    pq.write_table(at, path, row_group_size=1 << 20)
-
-
-def read_parquet(path: str | os.PathLike[str]) -> Any:
-    """Read a Parquet table with astropy's metadata, without pandas (units and
-    descriptions restored; strings as ``str``)."""
-    import pyarrow.parquet as pq
-    from astropy.table import Table
-    from astropy.table import meta as table_meta
-
-    at = pq.read_table(path)
-    md = {k.decode(): v.decode() for k, v in (at.schema.metadata or {}).items()}
-    t = Table({n: at.column(n).to_numpy() for n in at.column_names}, copy=False)
-    for n in t.colnames:
-        if t[n].dtype == object:
-            t[n] = t[n].astype(str)
-    if "table_meta_yaml" in md:
-        header = table_meta.get_header_from_yaml(md["table_meta_yaml"].split("\n"))
-        t.meta.update(header.get("meta", {}))
-        for col in header.get("datatype", []):
-            if col["name"] in t.colnames:
-                c = t[col["name"]]
-                c.unit = col.get("unit")
-                c.description = col.get("description")
-                c.meta.update(col.get("meta", {}))
-    return t

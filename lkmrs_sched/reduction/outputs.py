@@ -1,6 +1,6 @@
 """Write the products of a reduction (all files atomically).
 
-DIR/catalog.fits, catalog.ecsv, catalog.csv   Table 3: per-star parameters (and
+DIR/catalog.fits, catalog.ecsv                Table 3: per-star parameters (and
                                               catalog.vot with ``formats`` "votable")
 DIR/uncertainty.json, uncertainty.ecsv        Table 4: Eq. 4 per parameter
 DIR/rv_zero_points.ecsv                       offsets per (plate, spid, exposure)
@@ -26,11 +26,13 @@ from lkmrs_sched.core.precision import published_laws
 from lkmrs_sched.reduction.pipeline import ReductionResult
 from lkmrs_sched.reduction.uncertainty import precision_table
 
-#: Catalogue formats: name → (extension, astropy format).
+#: Catalogue formats: name → (extension, astropy format). Each keeps the units, and
+#: astropy's ``Table.read`` reads it back without pandas (plain CSV would lose the units:
+#: ECSV is CSV with a YAML header that pandas and spreadsheets skip as comments).
 CATALOGUE_FORMATS = {"fits": ("fits", "fits"), "ecsv": ("ecsv", "ascii.ecsv"),
-                     "csv": ("csv", "ascii.csv"), "votable": ("vot", "votable")}
+                     "votable": ("vot", "votable")}
 #: Formats written by default.
-DEFAULT_FORMATS = ("fits", "ecsv", "csv")
+DEFAULT_FORMATS = ("fits", "ecsv")
 
 
 def write_table(table: Table, path: str | os.PathLike[str], fmt: str) -> Path:
@@ -97,7 +99,7 @@ def write_outputs(
             t = catalogue
             if fmt == "fits":
                 t = _fits_ready(catalogue)
-            elif fmt != "ascii.ecsv":  # CSV and VOTable cannot hold nested meta
+            elif fmt != "ascii.ecsv":  # VOTable cannot hold nested meta
                 t = catalogue.copy(copy_data=False)
                 t.meta = {}
             written.append(write_table(t, out / name, fmt))

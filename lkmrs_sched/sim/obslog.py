@@ -310,7 +310,7 @@ class ObservationLog:
     def to_ecsv(self, folder: str | Path, ext: str = "ecsv") -> list[Path]:
         """Export every table to ``folder/<table>.<ext>`` (atomically); return the paths.
 
-        ``ext``: ``ecsv`` (default), ``fits``, ``vot`` (VOTable) or ``parquet``.
+        ``ext``: ``ecsv`` (default), ``fits`` or ``vot`` (VOTable).
         """
         from lkmrs_sched.core.atomic import write_table
 

@@ -683,16 +683,21 @@ def summarize(measured: Table, snr_high: float = 10.0) -> dict:
 
 
 #: Extensions :func:`write_table` writes.
-TABLE_EXTENSIONS = (".fits", ".fit", ".parquet", ".vot", ".xml", ".votable", ".ecsv")
+TABLE_EXTENSIONS = (".fits", ".fit", ".vot", ".xml", ".votable", ".ecsv")
+#: Why the table formats a user might expect are not written.
+UNWRITTEN = {".parquet": "not written: astropy's Table.read needs pandas for Parquet "
+                         "(the reduction still reads Parquet catalogues)",
+             ".csv": "not written: CSV carries no units (ECSV is CSV with a units header)"}
 
 
 def write_table(table: Table, path: str | Path) -> Path:
-    """Write a synthesis table atomically: FITS, Parquet, VOTable or ECSV by extension.
+    """Write a synthesis table atomically: FITS, VOTable or ECSV by extension.
 
     Columns carry their units (``dex`` for log g and [Fe/H]), descriptions and UCDs
     (:mod:`lkmrs_sched.core.tablemeta`); ``table.meta`` goes to the FITS header or the
-    table metadata. Every format but Parquet reads back with astropy's ``Table.read``
-    without pandas (see :func:`lkmrs_sched.core.atomic.write_table`).
+    table metadata. Every format reads back with astropy's ``Table.read``, units
+    included, without pandas. Parquet is not written: astropy's Parquet reader needs
+    pandas (the reduction still reads Parquet catalogues).
 
     Raises
     ------
@@ -701,20 +706,20 @@ def write_table(table: Table, path: str | Path) -> Path:
     """
     from lkmrs_sched.core.atomic import write_table as write_annotated
 
+    return write_annotated(table, check_table_path(path))
+
+
+def check_table_path(path: str | Path, where: str = "path") -> Path:
+    """``path`` if :func:`write_table` writes its extension.
+
+    Raises
+    ------
+    InputError
+        Naming ``where``, the path, the extensions allowed and, for Parquet and CSV, why
+        they are not written.
+    """
     p = Path(path)
     if p.suffix.lower() not in TABLE_EXTENSIONS:
-        raise InputError("path", str(p), "a file ending in .fits, .parquet, .vot/.xml or .ecsv",
-                         "unknown format")
-    return write_annotated(table, p)
-
-
-def read_table(path: str | Path) -> Table:
-    """Read a table written by :func:`write_table` (string columns come back as str)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(str(p), ..., "a table written by lkmrs-sched synth", "no such file")
-    if p.suffix.lower() == ".parquet":
-        from lkmrs_sched.core.atomic import read_parquet
-
-        return read_parquet(p)
-    return Table.read(p)
+        raise InputError(where, str(p), "a file ending in .fits, .vot/.xml or .ecsv",
+                         UNWRITTEN.get(p.suffix.lower(), "unknown format"))
+    return p

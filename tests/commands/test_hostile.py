@@ -144,14 +144,14 @@ def run_folder(sim_log: Path, folder: Path) -> Path:
 
 
 def catalogue(path: Path, edit: Callable | None = None, bom: bool = False) -> Path:
-    """A small synthetic DR8 catalogue as CSV, optionally edited."""
+    """A small synthetic DR8 catalogue (CSV, or the format of the suffix), optionally edited."""
     from reduction_fakes import small_catalogue
 
     t = small_catalogue(seed=3, stars_per_spid=4, n_exposures=3).table()
     if edit is not None:
         edit(t)
     path.parent.mkdir(parents=True, exist_ok=True)
-    t.write(path, format="ascii.csv", overwrite=True)
+    t.write(path, format="ascii.csv" if path.suffix == ".csv" else None, overwrite=True)
     if bom:
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     return path
@@ -310,9 +310,12 @@ CASES = [
     _c("out-symlink-loop", "traceback", "simulate",
        lambda t, s: ["simulate", str(tiny(t)), "--out", str(_symlink_loop(t))],
        "--out", "loop", "symlink loop"),
+    _c("out-parquet", "traceback", "synth",
+       lambda t, s: ["synth", str(run_folder(s, t / "run")), "--out", str(t / "x.parquet")],
+       "--out", "x.parquet", ".fits", "pandas"),
     _c("out-symlink-loop", "traceback", "synth",
        lambda t, s: ["synth", str(run_folder(s, t / "run")), "--out",
-                     str(_symlink_loop(t) / "x.parquet")], "--out", "symlink loop"),
+                     str(_symlink_loop(t) / "x.fits")], "--out", "symlink loop"),
     _c("out-unwritable", "traceback", "forecast",
        lambda t, s: ["forecast", str(forecast_scenario(t)), "--out", "/proc/lkmrs-hostile"],
        "--out", "/proc/lkmrs-hostile", "write"),
@@ -396,8 +399,8 @@ CASES = [
        "we#ird?%41 dir/l.sqlite: table exposures", "column seeing_arcsec"),
     # ---- data loss before: outputs over inputs
     _c("out-holds-input", "data-loss", "reduce",
-       lambda t, s: ["reduce", str(catalogue(t / "d" / "catalog.csv")), "--out", str(t / "d")],
-       "--out", "catalog.csv", "overwrite"),
+       lambda t, s: ["reduce", str(catalogue(t / "d" / "catalog.ecsv")), "--out", str(t / "d")],
+       "--out", "catalog.ecsv", "overwrite"),
     _c("write-scenario-over-input", "data-loss", "calibrate",
        lambda t, s: ["calibrate", "--scenario", str(tiny(t)), "--write-scenario",
                      str(t / "tiny.toml"), "--draws", "10"],

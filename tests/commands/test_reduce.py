@@ -42,7 +42,6 @@ def test_reduce_writes_every_product_and_reports_bad_rows(dr8_files, tmp_path, c
     for name in (
         "catalog.fits",
         "catalog.ecsv",
-        "catalog.csv",
         "uncertainty.json",
         "uncertainty.ecsv",
         "rv_zero_points.ecsv",
@@ -55,6 +54,7 @@ def test_reduce_writes_every_product_and_reports_bad_rows(dr8_files, tmp_path, c
     ):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert not list(out.glob(".*tmp*"))  # atomic writes leave no temporaries
+    assert not (out / "catalog.csv").exists()  # CSV would lose the units
 
     unc = json.loads((out / "uncertainty.json").read_text())
     assert set(unc) == {"teff", "logg", "feh", "rv"}

@@ -157,7 +157,7 @@ def reduced(plates, scenario, tmp_path_factory):
     exp = make_exposures(("K2d4", "K2d3"), ("2018-11-20", "2018-12-20", "2019-01-20"), 4)
     m, truth = synthesize(exp, plates, scenario, seed=8)
     ref = reference_rvs(truth.stars, scenario.snr, np.random.SeedSequence(8))
-    path = write_table(ref, tmp_path_factory.mktemp("ref") / "ref.parquet")
+    path = write_table(ref, tmp_path_factory.mktemp("ref") / "ref.fits")
     spectra = spectra_from_table(m)
     common = reduce_spectra(spectra)
     by_ref = reduce_spectra(spectra, ReductionConfig(zero_point="reference",
