@@ -67,13 +67,6 @@ def _s(col) -> np.ndarray:
 # --- 1. fast path = full path ----------------------------------------------------------
 
 
-#: Issue #12 is open: the fast path and synth's new noise model are not yet reconciled.
-OPEN_12 = pytest.mark.xfail(strict=True, reason="issue #12 open: the fast path (synth/outcomes) "
-                            "and synth's new noise model (lost arms, star-correlated outliers) "
-                            "are not yet reconciled")
-
-
-@OPEN_12
 def test_snr_matrix_is_synths(small, plates, scenario, catalogue, synth_small):
     measured, truth = synth_small
     blocks = plate_snr(small, plates, scenario, catalogue=catalogue, seed=11)
@@ -108,7 +101,6 @@ def test_snr_matrix_is_synths(small, plates, scenario, catalogue, synth_small):
                                   np.asarray(truth_default.spectra["snr_b"]))
 
 
-@OPEN_12
 def test_n_good_n_spectra_baseline_equal_synth_table(small, plates, scenario, catalogue,
                                                      synth_small):
     measured, truth = synth_small
@@ -235,7 +227,6 @@ def _range_false_alarm(n: int, r: float) -> float:
     return 1.0 - n * integrate.quad(f, -12, 12, limit=200)[0]
 
 
-@OPEN_12
 @pytest.mark.parametrize("n_ep", [5, 20, 60])
 def test_constant_stars_false_alarm_rate(catalogue, scenario, n_ep):
     """Gaussian errors at Table 4's σ (which the reduction assumes when it cannot fit its
