@@ -592,7 +592,8 @@ def glance_section(kind: str, data: Any) -> Section:
         if kind == "forecast":
             for k in ("plates_at_goal", "lkmrs_exposures_total", "stars_ge_60_good_epochs"):
                 if k in data.get("totals", {}):
-                    rows.append((f"{k} (median [5–95 %])", _range(data["totals"][k], ".4g")))
+                    # counts: the interpolated percentiles are shown to the whole number
+                    rows.append((f"{k} (median [5–95 %])", _range(data["totals"][k], ".0f")))
         elif kind == "compare":
             rows.append(("what-ifs", ", ".join(data.get("differences", {}))))
         elif is_scorecard(data.get("statistics")):
