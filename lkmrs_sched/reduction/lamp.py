@@ -109,19 +109,24 @@ def exposure_offsets(pair: np.ndarray, exposure: np.ndarray, rv: np.ndarray,
     level : ndarray, per pair
         m_pair, km/s (NaN for pairs with fewer than 2 spectra).
     """
-    several = np.bincount(pair, minlength=n_pairs)[pair] >= 2
+    several = np.flatnonzero(np.bincount(pair, minlength=n_pairs)[pair] >= 2)
+    # Sorted by pair, with the permutation to exposure order: both medians then see
+    # their groups in order (groups.group_order's fast path).
+    several = several[np.argsort(pair[several], kind="stable")]
     pr, e, w, v = pair[several], exposure[several], weight[several], rv[several]
+    by_e = np.argsort(e, kind="stable")
+    e_s, w_s = e[by_e], w[by_e]
     d = np.zeros(n_exposures)
     for _ in range(max(iterations, 1)):
         m = weighted_median(pr, v - d[e], w, n_pairs)
         dev = v - m[pr]
-        d_new = weighted_median(e, dev, w, n_exposures)
+        d_new = weighted_median(e_s, dev[by_e], w_s, n_exposures)
         moved = np.nanmax(np.abs(d_new - d), initial=0.0)
         d = np.nan_to_num(d_new)
         if moved < POLISH_CONVERGED:
             break
     d = d_new
-    mad = weighted_median(e, np.abs(dev - np.nan_to_num(d)[e]), w, n_exposures)
+    mad = weighted_median(e_s, np.abs(dev - np.nan_to_num(d)[e])[by_e], w_s, n_exposures)
     n = np.bincount(e, minlength=n_exposures)
     with np.errstate(invalid="ignore", divide="ignore"):
         err = 1.2533 * 1.4826 * mad / np.sqrt(n)
