@@ -421,6 +421,9 @@ def _clip(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Step 1: iterative ``clip_sigma`` clipping of ΔP in the S/N bins ``clip_edges``.
 
+    The star means of the kept epochs are updated from the epochs that changed state
+    only (:class:`_MemberSums`), not summed afresh every iteration.
+
     Returns
     -------
     kept : ndarray of bool
@@ -434,24 +437,61 @@ def _clip(
     clip_bin = np.clip(np.searchsorted(clip_edges, ep.snr, side="right") - 1, 0, nb - 1)
     kept = np.ones(ep.values.size, dtype=bool)
     iterations = 0
-    delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n)
+    sums = _MemberSums.of(ep)
+    delta = sums.deltas(ep, kept)
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - count reported
         judged = in_range & np.isfinite(delta)
         sel = judged & kept
-        cnt = np.bincount(clip_bin[sel], minlength=nb)
+        d0 = np.where(sel, delta, 0.0)
+        cnt = np.bincount(clip_bin, sel, nb)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(clip_bin[sel], delta[sel], nb) / cnt
-            var = (np.bincount(clip_bin[sel], delta[sel] ** 2, nb) - cnt * mean**2) / (cnt - 1)
+            mean = np.bincount(clip_bin, d0, nb) / cnt
+            var = (np.bincount(clip_bin, d0 * d0, nb) - cnt * mean**2) / (cnt - 1)
             limit = clip_sigma * np.sqrt(np.clip(var, 0, None))
             ok = np.abs(delta - mean[clip_bin]) <= limit[clip_bin]
         new_kept = np.where(judged & (cnt[clip_bin] >= 2), ok, kept)
-        changed = int(np.count_nonzero(new_kept != kept))
+        flip = np.flatnonzero(new_kept != kept)
         kept = new_kept
-        if recompute_means and changed:
-            delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n, member=kept)
-        if changed <= stable_fraction * ep.values.size:
+        if recompute_means and flip.size:
+            sums.update(ep, flip, kept[flip])
+            delta = sums.deltas(ep, kept)
+        if flip.size <= stable_fraction * ep.values.size:
             break
     return kept, delta, iterations
+
+
+@dataclass
+class _MemberSums:
+    """Per star: Σ w, Σ w·P and the count of the member epochs (updated in place)."""
+
+    w: np.ndarray
+    wv: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, ep: _Epochs) -> _MemberSums:
+        """Sums over all epochs."""
+        return cls(group_sum(ep.codes, ep.w, ep.n), group_sum(ep.codes, ep.w * ep.values, ep.n),
+                   np.bincount(ep.codes, minlength=ep.n).astype(np.int64))
+
+    def update(self, ep: _Epochs, epochs: np.ndarray, member: np.ndarray) -> None:
+        """Epochs ``epochs`` became members (``member`` True) or stopped being ones."""
+        c, sign = ep.codes[epochs], np.where(member, 1.0, -1.0)
+        w = sign * ep.w[epochs]
+        self.w += np.bincount(c, w, ep.n)
+        self.wv += np.bincount(c, w * ep.values[epochs], ep.n)
+        self.count += np.bincount(c, sign, ep.n).astype(np.int64)
+
+    def deltas(self, ep: _Epochs, member: np.ndarray) -> np.ndarray:
+        """ΔP of Eq. 3 about the members' means (as :func:`internal_deltas`)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.wv / self.w
+            nk = self.count.astype(float)
+            factor = np.sqrt(nk / (nk - 1.0))
+        factor[nk < 2] = np.nan
+        delta = ep.values - mean[ep.codes]
+        delta *= np.where(member, factor[ep.codes], np.where(nk[ep.codes] < 2, np.nan, 1.0))
+        return delta
 
 
 def precision_table(fits: dict[str, PrecisionFit]) -> Table:
