@@ -489,9 +489,10 @@ class _MemberSums:
             nk = self.count.astype(float)
             factor = np.sqrt(nk / (nk - 1.0))
         factor[nk < 2] = np.nan
-        delta = ep.values - mean[ep.codes]
-        delta *= np.where(member, factor[ep.codes], np.where(nk[ep.codes] < 2, np.nan, 1.0))
-        return delta
+        # Per star: mean, factor of members, factor of the others (1, NaN below 2).
+        per_star = np.stack([mean, factor, np.where(nk < 2, np.nan, 1.0)], axis=1)
+        at = per_star[ep.codes]  # one gather
+        return (ep.values - at[:, 0]) * np.where(member, at[:, 1], at[:, 2])
 
 
 def precision_table(fits: dict[str, PrecisionFit]) -> Table:
