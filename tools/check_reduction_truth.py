@@ -11,7 +11,8 @@ real DR8 files, or with another ``--lamp`` method) and prints:
 * false RV variables among truly constant stars (neither a binary with K > 0 nor a
   variable, ``truth_stars.variable``) per criterion, by the number of RV epochs, and the
   same for the variables alone (they are detections, not false ones);
-* completeness of true binaries by log10 period and by K;
+* completeness of true binaries by log10 period and by K (also without the binaries that
+  are variables too);
 * the per-spectrum zero-point residual against the truth, before and after the
   correction (the injected zero point plus lamp offset minus the applied correction,
   each star's own mean removed, RMS over spectra, km/s);
@@ -150,6 +151,10 @@ def main(argv=None) -> int:
         "variables_flagged": fpr_table(var, variable & ~binary, criteria),
         "completeness": completeness(var, binary, stars["period_d"][k], stars["k1_kms"][k],
                                      criteria),
+        # The same without the binaries that are variables too (flagged for their scatter).
+        "completeness_non_variable": completeness(var, binary & ~variable,
+                                                  stars["period_d"][k], stars["k1_kms"][k],
+                                                  criteria),
         "zero_point_residual_kms": zero_point_residual(result, spectra),
         "sigma_at_snr": {p: f.to_dict()["sigma_at_snr"] for p, f in result.precision.items()},
         "sigma_over_table4": _table4_ratios(result),
