@@ -85,8 +85,9 @@ def main() -> list[tuple[str, float, float, bool]]:
     for name, r in post.get("releases", {}).items():  # the later release, fitted (stage 2)
         print(f"  {name}: real {r['observed']:.0f}, forecast median {r['median']:.0f} "
               f"[{r['p05']:.0f}-{r['p95']:.0f}] ({'inside' if r['within'] else 'OUTSIDE'})")
-    for name, r in post.get("shares", {}).items():
-        print(f"  {name}: median {r['median']:.3g} [{r['p05']:.3g}-{r['p95']:.3g}]")
+    from lkmrs_sched.ensembles.ensemble import format_shares
+
+    print("\n".join(format_shares(post.get("shares", {}))))
     ratio = post_s / point_s
     rows.append(("posterior-draw time / point-estimate time", ratio, RATIO, ratio <= RATIO))
     rows.append((f"plates' 5-95 % width by {MID}, posterior / point estimate",

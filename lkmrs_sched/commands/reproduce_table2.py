@@ -49,8 +49,10 @@ def run(args: argparse.Namespace) -> int:
                                              dask_address=args.dask,
                                              point_estimate=args.point_estimate)
     from lkmrs_sched.ensembles.calibrate import observed_releases
+    from lkmrs_sched.ensembles.ensemble import allocated_shares
 
-    card = reproduce.scorecard(observed, sims, observed_releases(scenario)[0])
+    card = reproduce.scorecard(observed, sims, observed_releases(scenario)[0],
+                               allocated_shares(scenario))
     print(card.format())
     figures = reproduce.plot_against_ensemble(observed, sims, out)
     result = {"scenario": scenario.name, "scenario_hash": scenario.hash, "seed": args.seed,

@@ -39,6 +39,7 @@ from lkmrs_sched.core.atomic import write_bytes, write_json
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.progress import progress_bar
+from lkmrs_sched.sim.policy import LKMRS, NT
 
 #: Seconds to wait for a Dask scheduler to answer before giving up.
 DASK_CONNECT_TIMEOUT_S = 10.0
@@ -464,3 +465,98 @@ def percentile_summary(values: Sequence[float], observed: float | None = None
         out.update(observed=float(observed), percentile=float(pct),
                    within=bool(out["p05"] <= observed <= out["p95"]))
     return out
+
+
+#: The hours a realised share is a fraction of (keys of a realization's shares record):
+#: LK-MRS's and each TD project's share are of the TD hours, NT's of the MRS hours.
+SHARE_DENOMINATORS = {"lkmrs_share_of_td_hours": ("td_hours",),
+                      "nt_share_of_mrs_hours": ("td_hours", "nt_hours")}
+
+
+def _pooled(values: Sequence[float], weights: Sequence[float]) -> float | None:
+    """The share of the pooled hours: the hours-weighted mean of per-realization shares."""
+    v, w = np.asarray(values, dtype=float), np.asarray(weights, dtype=float)
+    ok = np.isfinite(v) & np.isfinite(w)
+    return float(np.sum(v[ok] * w[ok]) / np.sum(w[ok])) if np.sum(w[ok]) > 0 else None
+
+
+def allocated_shares(scenario: Scenario) -> dict[str, float]:
+    """Allocated fractions: each TD project's of the TD time, ``NT``'s of the MRS time."""
+    from lkmrs_sched.sim.selector import td_shares
+
+    return {**td_shares(scenario.selector), NT: float(scenario.selector.nt_share)}
+
+
+def share_summary(records: Sequence[dict[str, Any]],
+                  allocated: dict[str, float] | None = None) -> dict[str, Any]:
+    """The realised shares of an ensemble: median, 5–95 % and pooled value of each.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        One per realization, as :func:`~lkmrs_sched.sim.logstats.reported_shares` gives
+        them: scalar shares (fractions) and hours (h), and ``td_hour_shares`` (each TD
+        project's fraction of the TD hours).
+    allocated : dict, optional
+        Allocated fraction of the TD time per TD project (and ``NT``: of the MRS time),
+        copied into the rows as ``allocated``.
+
+    Returns
+    -------
+    dict
+        Each scalar → :func:`percentile_summary` (shares also with ``pooled``: the share
+        of all realizations' hours together); ``td_hour_shares`` → project → the same.
+        A project with no hours in a realization counts there as a share of 0.
+    """
+    if not records:
+        return {}
+    allocated = allocated or {}
+    out: dict[str, Any] = {}
+    for name in (k for k in records[0] if k != "td_hour_shares"):
+        row: dict[str, Any] = percentile_summary([r[name] for r in records])
+        if name in SHARE_DENOMINATORS:
+            row["pooled"] = _pooled([r[name] for r in records],
+                                    [sum(r[d] for d in SHARE_DENOMINATORS[name])
+                                     for r in records])
+        out[name] = row
+    if "nt_share_of_mrs_hours" in out and NT in allocated:
+        out["nt_share_of_mrs_hours"]["allocated"] = allocated[NT]
+    if "lkmrs_share_of_td_hours" in out and LKMRS in allocated:
+        out["lkmrs_share_of_td_hours"]["allocated"] = allocated[LKMRS]
+    projects = sorted({p for r in records for p in r.get("td_hour_shares", {})},
+                      key=lambda p: (p != LKMRS, p))
+    per: dict[str, Any] = {}
+    for p in projects:
+        values = [r.get("td_hour_shares", {}).get(p, 0.0) for r in records]
+        per[p] = {**percentile_summary(values),
+                  "pooled": _pooled(values, [r.get("td_hours", 0.0) for r in records])}
+        if p in allocated:
+            per[p]["allocated"] = allocated[p]
+    if per:
+        out["td_hour_shares"] = per
+    return out
+
+
+def format_shares(summary: dict[str, Any], indent: str = "  ") -> list[str]:
+    """Text lines of a :func:`share_summary`: median [5–95 %], pooled, allocated."""
+
+    def line(label: str, r: dict[str, Any], pct: bool) -> str:
+        if r.get("median") is None:
+            return f"{indent}{label:<30} -"
+        f = ".1%" if pct else ".0f"
+        text = f"{indent}{label:<30} {r['median']:7{f}} [{r['p05']:{f}}-{r['p95']:{f}}]"
+        if r.get("pooled") is not None:
+            text += f"  pooled {r['pooled']:.1%}"
+        if r.get("allocated") is not None:
+            text += f"  (allocated {r['allocated']:.1%})"
+        return text
+
+    lines = [line(f"{p} share of TD hours", r, True)
+             for p, r in summary.get("td_hour_shares", {}).items()]
+    if not lines and "lkmrs_share_of_td_hours" in summary:
+        lines.append(line(f"{LKMRS} share of TD hours", summary["lkmrs_share_of_td_hours"], True))
+    if "nt_share_of_mrs_hours" in summary:
+        lines.append(line(f"{NT} share of MRS hours", summary["nt_share_of_mrs_hours"], True))
+    lines += [line(k.replace("_", " ") + " (h)", r, False) for k, r in summary.items()
+              if k.endswith("_hours") and "share" not in k]
+    return lines

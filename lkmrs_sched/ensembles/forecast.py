@@ -38,17 +38,22 @@ from lkmrs_sched.core.atomic import npz_bytes
 from lkmrs_sched.core.config import Scenario
 from lkmrs_sched.core.errors import InputError
 from lkmrs_sched.core.statistics import Statistic, StatisticSet
-from lkmrs_sched.ensembles.ensemble import Job, Outcome, percentile_summary, run_ensemble
+from lkmrs_sched.ensembles.ensemble import (
+    Job,
+    Outcome,
+    allocated_shares,
+    format_shares,
+    percentile_summary,
+    run_ensemble,
+    share_summary,
+)
 from lkmrs_sched.ensembles.posterior import Posterior, load_posterior
-from lkmrs_sched.sim.logstats import SHARE_STATISTICS, shares
+from lkmrs_sched.sim.logstats import reported_shares
 from lkmrs_sched.sim.obslog import ObservationLog
 from lkmrs_sched.sim.policy import LKMRS
 from lkmrs_sched.sim.selector import td_shares
 from lkmrs_sched.sim.simulator import InitialState, build_simulation
 from lkmrs_sched.sim.sky import prepared_sky
-
-#: Realised shares reported per realization and summarised (scalars of SHARE_STATISTICS).
-SHARES = tuple(n for n in SHARE_STATISTICS.names("forecast"))
 
 #: Per-star arrays kept for every realization (``DIR/stars/realization-NNNN.npz``).
 STAR_FIELDS = ("n_good", "baseline_days", "sigma_teff", "sigma_logg", "sigma_feh", "sigma_rv",
@@ -211,10 +216,9 @@ def forecast_realization(job: Job) -> Outcome:
     per_plate = _plate_outcomes(combined, names, scenario.selector.goal_exposures, fin.months)
     counts = PlateTotals(len(new), len(combined),
                          sum(p["goal_date"] is not None for p in per_plate.values()))
-    realised = shares(log)
     result: dict[str, Any] = {"index": job.index, "plates": per_plate,
                               "totals": PLATE_TOTALS.compute(counts),
-                              "shares": {k: realised[k] for k in SHARES},
+                              "shares": reported_shares(log, "forecast"),
                               "releases": _release_output(scenario, log)}
     if drawn is not None:
         result["drawn"] = drawn
@@ -428,8 +432,8 @@ def summarise(scenario: Scenario, log: ObservationLog, results: list[dict[str, A
         "goal_exposures": goal, "plates": plates, "totals": totals,
         "uncertainty": ("posterior draws and season-to-season variation"
                         if "drawn" in results[0] else "point estimate"),
-        "shares": {k: percentile_summary([r["shares"][k] for r in results])
-                   for k in SHARES if "shares" in results[0]},
+        "shares": share_summary([r["shares"] for r in results if "shares" in r],
+                                allocated_shares(scenario)),
         "releases": _release_summary(scenario, results),
     }
     for key, criterion in CRITERIA.items():
@@ -512,8 +516,7 @@ def format_forecast(summary: dict[str, Any]) -> str:
             lines.append(f"  {k:<28} {v['median']:10.0f} [{v['p05']:.0f}-{v['p95']:.0f}] "
                          f"real {v['observed']:.0f} ({'inside' if v['within'] else 'OUTSIDE'})")
     if summary.get("shares"):
-        lines.append(f"Realised shares of the forecast's hours ({summary.get('uncertainty')}):")
-        for k, v in summary["shares"].items():
-            fmt = ".1%" if "share" in k else ".0f"
-            lines.append(f"  {k:<28} {v['median']:10{fmt}} [{v['p05']:{fmt}}-{v['p95']:{fmt}}]")
+        lines.append(f"Realised shares of the forecast's hours ({summary.get('uncertainty')}; "
+                     "median [5-95 %], pooled: of all realizations' hours together):")
+        lines += format_shares(summary["shares"])
     return "\n".join(lines)

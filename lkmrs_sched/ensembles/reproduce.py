@@ -23,14 +23,20 @@ import numpy as np
 from astropy.table import Table
 
 from lkmrs_sched.core.config import Scenario
-from lkmrs_sched.ensembles.ensemble import Job, percentile_summary, run_ensemble
+from lkmrs_sched.ensembles.ensemble import (
+    Job,
+    format_shares,
+    percentile_summary,
+    run_ensemble,
+    share_summary,
+)
 from lkmrs_sched.ensembles.posterior import load_posterior
 from lkmrs_sched.sim.logstats import (
     HEADLINE,
     LOG_STATISTICS,
     SEASON_MONTHS,
     SHARE_STATISTICS,
-    shares,
+    reported_shares,
     statistics,
 )
 from lkmrs_sched.sim.obslog import ObservationLog
@@ -54,8 +60,7 @@ def year_statistics(job: Job) -> dict[str, Any]:
         scenario, _ = posterior.realization(scenario, job.index, job.master_seed)
     log = build_simulation(scenario, job.seed).run()
     out = dict(statistics(log))
-    realised = shares(log)
-    out.update({k: realised[k] for k in SHARES})
+    out.update(reported_shares(log, "summary"))  # the scalars and td_hour_shares
     _, windows = observed_releases(scenario)
     w = season_window(windows, scenario.start, scenario.end)
     if w is not None:
@@ -140,27 +145,27 @@ class Scorecard:
                              f"{r['p05']:8.3g}-{r['p95']:<8.3g} {r['percentile']:6.1f}  "
                              f"{'yes' if r['within'] else 'NO'}")
         if self.shares:
-            lines.append("Realised shares of the hours (model only; allocated 30 % of TD "
-                         "to LK-MRS, 3/8 of MRS to NT):")
-            for name, r in self.shares.items():
-                fmt = ".1%" if "share" in name else ".0f"
-                lines.append(f"{name:<28} {'':>8} {r['median']:8{fmt}} "
-                             f"{r['p05']:8{fmt}}-{r['p95']:<8{fmt}}")
+            lines.append("Realised shares of the hours (model only; median [5-95 %] over "
+                         "the realizations, pooled: of all their hours together):")
+            lines += format_shares(self.shares)
         return "\n".join(lines)
 
 
 def scorecard(observed: dict[str, Any], simulated: list[dict[str, Any]],
-              releases: dict[str, float] | None = None) -> Scorecard:
+              releases: dict[str, float] | None = None,
+              allocated: dict[str, float] | None = None) -> Scorecard:
     """Each scorecard statistic: observed, median, p05, p95, percentile, within.
 
     ``releases``: real release statistics; those the realizations computed are scored
-    too. The realised shares are summarised (there is no observed value).
+    too. The realised shares, per project too, are summarised (there is no observed
+    value; :func:`~lkmrs_sched.ensembles.ensemble.share_summary`, with ``allocated``,
+    from :func:`~lkmrs_sched.ensembles.ensemble.allocated_shares`).
     """
     rel = {name: percentile_summary([s[name] for s in simulated], value)
            for name, value in (releases or {}).items()
            if simulated and name in simulated[0] and np.isfinite(value)}
-    share_rows = {name: percentile_summary([s[name] for s in simulated]) for name in SHARES
-                  if simulated and name in simulated[0]}
+    keys = [k for k in (*SHARES, "td_hour_shares") if simulated and all(k in s for s in simulated)]
+    share_rows = share_summary([{k: s[k] for k in keys} for s in simulated], allocated)
     return Scorecard({name: percentile_summary([s[name] for s in simulated], observed[name])
                       for name in HEADLINE}, len(simulated), rel, share_rows)
 

@@ -353,6 +353,9 @@ def forecast_sections(fc: dict[str, Any]) -> list[Section]:
     known = {"scenario", "scenario_hash", "start", "end", "from_log", "realizations", "seed",
              "goal_exposures", "plates", "totals", "completeness_vs_period",
              "completeness_vs_period_chi2"}
+    if isinstance(fc.get("shares"), dict) and fc["shares"]:
+        out.append(ensemble_shares_section(fc["shares"], "forecast.json"))
+        known.add("shares")
     return out + _extra("forecast.json", fc, known)
 
 
@@ -383,6 +386,33 @@ def compare_sections(cmp: dict[str, Any]) -> list[Section]:
             *_extra("comparison.json", cmp, known)]
 
 
+def _pct(x: Any) -> str:
+    """A fraction as a percentage, or a dash."""
+    return "–" if x is None else f"{x:.1%}"
+
+
+def ensemble_shares_section(shares: Mapping[str, Any], name: str) -> Section:
+    """Realised shares per project of an ensemble's summary (``shares`` of
+    ``scorecard.json`` or ``forecast.json``): median [5–95 %], pooled, allocated."""
+    rows = [(f"{p} share of TD hours", _range(r, ".1%"), _pct(r.get("pooled")),
+             _pct(r.get("allocated")))
+            for p, r in shares.get("td_hour_shares", {}).items()]
+    scalars = [("nt_share_of_mrs_hours", "NT share of MRS hours")]
+    if not rows:  # no per-project shares (an older file): LK-MRS's alone
+        scalars.insert(0, ("lkmrs_share_of_td_hours", "LK-MRS share of TD hours"))
+    for key, label in scalars:
+        if key in shares:
+            r = shares[key]
+            rows.append((label, _range(r, ".1%"), _pct(r.get("pooled")),
+                         _pct(r.get("allocated"))))
+    rows += [(f"{k.replace('_', ' ')} (h)", _range(r, ".0f"), "–", "–")
+             for k, r in shares.items() if k.endswith("_hours") and "share" not in k]
+    return Section(f"shares-{Path(name).stem}", f"Realised shares per project ({name})", table(
+        ("share", "median [5–95 %]", "pooled", "allocated"), rows,
+        "over the realizations; pooled: the share of all realizations' hours together; "
+        "hours are overhead + exposures + read-outs"))
+
+
 def scorecard_sections(card: dict[str, Any], name: str) -> list[Section]:
     """A scorecard file (``scorecard.json``, ``hindcast.json``): its statistics table(s)."""
     title = "Scorecard" if name == "scorecard.json" else f"Hindcast ({name})"
@@ -391,7 +421,11 @@ def scorecard_sections(card: dict[str, Any], name: str) -> list[Section]:
     head = {k: v for k, v in card.items() if _is_flat(v)}
     known = {"statistics", *head}
     head_html = table(("key", "value"), head.items()) if head else ""
-    return [Section(Path(name).stem, title, head_html + body), *_extra(name, card, known)]
+    out = [Section(Path(name).stem, title, head_html + body)]
+    if isinstance(card.get("shares"), dict) and card["shares"]:
+        out.append(ensemble_shares_section(card["shares"], name))
+        known.add("shares")
+    return out + _extra(name, card, known)
 
 
 def figures_section(run: Path) -> Section | None:
@@ -592,7 +626,8 @@ def glance_section(kind: str, data: Any) -> Section:
         if kind == "forecast":
             for k in ("plates_at_goal", "lkmrs_exposures_total", "stars_ge_60_good_epochs"):
                 if k in data.get("totals", {}):
-                    rows.append((f"{k} (median [5–95 %])", _range(data["totals"][k], ".4g")))
+                    # counts: the interpolated percentiles are shown to the whole number
+                    rows.append((f"{k} (median [5–95 %])", _range(data["totals"][k], ".0f")))
         elif kind == "compare":
             rows.append(("what-ifs", ", ".join(data.get("differences", {}))))
         elif is_scorecard(data.get("statistics")):

@@ -64,7 +64,7 @@ def integer_axis(ax, which: str = "y") -> None:
     """Only whole-number ticks on a count axis (``"x"``, ``"y"`` or ``"both"``)."""
     for name in ("x", "y") if which == "both" else (which,):
         getattr(ax, f"{name}axis").set_major_locator(
-            MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+            MaxNLocator(nbins="auto", integer=True, steps=[1, 2, 2.5, 5, 10]))
 
 
 def date_axis(ax, which: str = "x") -> None:

@@ -132,7 +132,9 @@ def group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     One ``argsort`` of the float key ``code + (value − min) / range`` (10–15× faster than
     ``np.lexsort`` on millions of members); values closer than about
     ``(n_groups · 2⁻⁵²) · range`` may come in either order, which no median notices.
-    Falls back to ``np.lexsort`` for non-finite values or more than 2³¹ groups.
+    Falls back to ``np.lexsort`` for non-finite values or more than 2³¹ groups. When the
+    codes are already in order (members sorted by group), the key is a run of short
+    unsorted stretches and a stable sort (timsort) is several times faster.
     """
     codes = np.asarray(codes)
     values = np.asarray(values, dtype=float)
@@ -142,7 +144,9 @@ def group_order(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
     if not (np.isfinite(lo) and np.isfinite(hi)) or codes.max() >= 2**31 or codes.min() < 0:
         return np.lexsort((values, codes))
     span = (hi - lo) * (1.0 + 1e-9) or 1.0
-    return np.argsort(codes + (values - lo) / span)
+    key = codes + (values - lo) / span
+    grouped = codes.size < 2 or bool(np.all(codes[1:] >= codes[:-1]))
+    return np.argsort(key, kind="stable" if grouped else None)
 
 
 def weighted_median(

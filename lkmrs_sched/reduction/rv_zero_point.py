@@ -214,10 +214,10 @@ def _detect(spectra: SpectrumSet, shift: float, weight: np.ndarray | None) -> La
     use = _usable(rv, w)
     n_plates = max(len(spectra.plates), 1)
     key = np.asarray(sp["star"]).astype(np.int64)[use] * n_plates + np.asarray(sp["plate"])[use]
-    _, pair = np.unique(key, return_inverse=True)
+    keys, pair = np.unique(key, return_inverse=True)
     return detect_lamp(pair, np.asarray(sp["exposure"])[use], rv[use], w[use],
                        np.asarray(spectra.exposures["plate"]), int(pair.max()) + 1 if pair.size
-                       else 0, shift=shift)
+                       else 0, shift=shift, pair_star=keys // n_plates)
 
 
 def _usable(rv: np.ndarray, weight: np.ndarray) -> np.ndarray:

@@ -154,10 +154,35 @@ def fit_law(x: np.ndarray, y: np.ndarray, yerr: np.ndarray) -> tuple[PrecisionLa
     return PrecisionLaw(float(p[0]), float(p[1]), float(p[2])), errors
 
 
+def bin_index(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(edges, x, side="right") - 1`` for evenly spaced ``edges``, by
+    arithmetic (the S/N bins are; several times faster on millions of epochs).
+
+    The index from ``(x − edges[0]) / width`` is corrected by comparing ``x`` with the
+    edges themselves, so rounding cannot put an epoch in the neighbouring bin; uneven
+    edges fall back to ``np.searchsorted``. Values below the first edge give −1, above the
+    last ``edges.size − 1``; NaN gives ``edges.size − 1`` (as ``searchsorted``).
+    """
+    edges = np.asarray(edges, dtype=float)
+    x = np.asarray(x, dtype=float)
+    step = np.diff(edges)
+    if edges.size < 2 or not np.allclose(step, step[0], rtol=1e-12, atol=0.0):
+        return np.searchsorted(edges, x, side="right") - 1
+    last = edges.size - 1
+    with np.errstate(invalid="ignore"):
+        k = np.floor((x - edges[0]) / step[0])
+        k = np.where(np.isnan(x), last, np.clip(k, -1, last)).astype(np.int64)
+        inner = (k >= 0) & (k < last)
+        kk = np.clip(k, 0, last - 1)
+        k -= inner & (x < edges[kk])  # rounded up past its edge
+        k += (k >= 0) & (k < last) & (x >= edges[np.clip(k + 1, 0, last)])  # rounded down
+    return k
+
+
 def _bin_stats(snr: np.ndarray, delta: np.ndarray, edges: np.ndarray, min_count: int) -> Table:
     """Scatter of ``delta`` in S/N bins with the given edges (left-closed)."""
     nb = edges.size - 1
-    idx = np.searchsorted(edges, snr, side="right") - 1
+    idx = bin_index(edges, snr)
     inside = (idx >= 0) & (idx < nb) & np.isfinite(delta)
     idx, d, s = idx[inside], delta[inside], snr[inside]
     n = np.bincount(idx, minlength=nb)
@@ -341,7 +366,8 @@ def fit_internal_precision(
 
 def _valid_epochs(codes: np.ndarray, values: np.ndarray, snr: np.ndarray,
                   n_groups: int | None, weights: np.ndarray | None) -> _Epochs:
-    """The epochs with a finite value, positive S/N and positive weight (default (S/N)²)."""
+    """The epochs with a finite value, positive S/N and positive weight (default (S/N)²),
+    sorted by star (so that per-star values reach the epochs by ``np.repeat``)."""
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=float)
     snr = np.asarray(snr, dtype=float)
@@ -349,7 +375,10 @@ def _valid_epochs(codes: np.ndarray, values: np.ndarray, snr: np.ndarray,
     w = snr**2 if weights is None else np.asarray(weights, dtype=float)
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(values) & np.isfinite(snr) & (snr > 0) & np.isfinite(w) & (w > 0)
-    return _Epochs(codes[valid], values[valid], snr[valid], w[valid], n)
+    idx = np.flatnonzero(valid)
+    idx = idx[np.argsort(codes[idx], kind="stable")]
+    c = codes[idx]
+    return _Epochs(c, values[idx], snr[idx], w[idx], n, np.bincount(c, minlength=n))
 
 
 def _final_fit(
@@ -401,13 +430,19 @@ def _final_fit(
 
 @dataclass(frozen=True)
 class _Epochs:
-    """The valid epochs of one parameter: star code, value, S/N, weight; and star count."""
+    """The valid epochs of one parameter, sorted by star: star code, value, S/N, weight;
+    the number of stars and each star's number of epochs."""
 
     codes: np.ndarray
     values: np.ndarray
     snr: np.ndarray
     w: np.ndarray
     n: int
+    per_star: np.ndarray
+
+    def spread(self, x: np.ndarray) -> np.ndarray:
+        """A per-star array on each epoch (``x[codes]``, as the epochs are sorted)."""
+        return np.repeat(x, self.per_star)
 
 
 def _clip(
@@ -421,6 +456,9 @@ def _clip(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Step 1: iterative ``clip_sigma`` clipping of ΔP in the S/N bins ``clip_edges``.
 
+    The star means of the kept epochs are updated from the epochs that changed state
+    only (:class:`_MemberSums`), not summed afresh every iteration.
+
     Returns
     -------
     kept : ndarray of bool
@@ -431,27 +469,64 @@ def _clip(
         Iterations made.
     """
     nb = clip_edges.size - 1
-    clip_bin = np.clip(np.searchsorted(clip_edges, ep.snr, side="right") - 1, 0, nb - 1)
+    clip_bin = np.clip(bin_index(clip_edges, ep.snr), 0, nb - 1)
     kept = np.ones(ep.values.size, dtype=bool)
     iterations = 0
-    delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n)
+    sums = _MemberSums.of(ep)
+    delta = sums.deltas(ep, kept)
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - count reported
         judged = in_range & np.isfinite(delta)
         sel = judged & kept
-        cnt = np.bincount(clip_bin[sel], minlength=nb)
+        d0 = np.where(sel, delta, 0.0)
+        cnt = np.bincount(clip_bin, sel, nb)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(clip_bin[sel], delta[sel], nb) / cnt
-            var = (np.bincount(clip_bin[sel], delta[sel] ** 2, nb) - cnt * mean**2) / (cnt - 1)
+            mean = np.bincount(clip_bin, d0, nb) / cnt
+            var = (np.bincount(clip_bin, d0 * d0, nb) - cnt * mean**2) / (cnt - 1)
             limit = clip_sigma * np.sqrt(np.clip(var, 0, None))
             ok = np.abs(delta - mean[clip_bin]) <= limit[clip_bin]
         new_kept = np.where(judged & (cnt[clip_bin] >= 2), ok, kept)
-        changed = int(np.count_nonzero(new_kept != kept))
+        flip = np.flatnonzero(new_kept != kept)
         kept = new_kept
-        if recompute_means and changed:
-            delta, _ = internal_deltas(ep.codes, ep.values, ep.w, ep.n, member=kept)
-        if changed <= stable_fraction * ep.values.size:
+        if recompute_means and flip.size:
+            sums.update(ep, flip, kept[flip])
+            delta = sums.deltas(ep, kept)
+        if flip.size <= stable_fraction * ep.values.size:
             break
     return kept, delta, iterations
+
+
+@dataclass
+class _MemberSums:
+    """Per star: Σ w, Σ w·P and the count of the member epochs (updated in place)."""
+
+    w: np.ndarray
+    wv: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def of(cls, ep: _Epochs) -> _MemberSums:
+        """Sums over all epochs."""
+        return cls(group_sum(ep.codes, ep.w, ep.n), group_sum(ep.codes, ep.w * ep.values, ep.n),
+                   np.bincount(ep.codes, minlength=ep.n).astype(np.int64))
+
+    def update(self, ep: _Epochs, epochs: np.ndarray, member: np.ndarray) -> None:
+        """Epochs ``epochs`` became members (``member`` True) or stopped being ones."""
+        c, sign = ep.codes[epochs], np.where(member, 1.0, -1.0)
+        w = sign * ep.w[epochs]
+        self.w += np.bincount(c, w, ep.n)
+        self.wv += np.bincount(c, w * ep.values[epochs], ep.n)
+        self.count += np.bincount(c, sign, ep.n).astype(np.int64)
+
+    def deltas(self, ep: _Epochs, member: np.ndarray) -> np.ndarray:
+        """ΔP of Eq. 3 about the members' means (as :func:`internal_deltas`)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.wv / self.w
+            nk = self.count.astype(float)
+            factor = np.sqrt(nk / (nk - 1.0))
+        factor[nk < 2] = np.nan
+        other = np.where(nk < 2, np.nan, 1.0)  # factor of the non-members
+        return (ep.values - ep.spread(mean)) * np.where(member, ep.spread(factor),
+                                                         ep.spread(other))
 
 
 def precision_table(fits: dict[str, PrecisionFit]) -> Table:

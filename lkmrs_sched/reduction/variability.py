@@ -147,7 +147,7 @@ def _sorted_epochs(codes: np.ndarray, rv: np.ndarray, snr: np.ndarray, law: Prec
 
 def _chi2_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray) -> None:
     """``rv_mean`` (inverse-variance), ``chi2``, ``dof`` and ``p_chi2`` per star."""
-    from scipy.stats import chi2 as chi2_dist
+    from scipy.special import chdtrc  # χ² survival function (scipy.stats' sf, faster import)
 
     ivar = 1.0 / sigma**2
     mean = seg.sum(ivar * v) / seg.sum(ivar)
@@ -156,7 +156,7 @@ def _chi2_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray) -> 
     t["rv_mean"] = mean
     t["chi2"] = chi2
     t["dof"] = dof.astype(np.int32)
-    t["p_chi2"] = chi2_dist.sf(chi2, dof)
+    t["p_chi2"] = chdtrc(dof, chi2)
 
 
 def _range_columns(t: Table, seg: Segments, v: np.ndarray, sigma: np.ndarray,

@@ -84,11 +84,10 @@ def summary(log: ObservationLog, project: str = LKMRS) -> dict[str, Any]:
 
 
 def _summary_shares(log: ObservationLog) -> dict[str, Any]:
-    """The realised shares of :data:`SHARE_STATISTICS` (defined below) for the summary."""
-    realised = shares(log)
+    """The realised shares of :func:`reported_shares` (defined below), rounded."""
+    realised = reported_shares(log, "summary")
     out: dict[str, Any] = {k: (round(v, 4) if isinstance(v, float) else v)
-                           for k, v in realised.items()
-                           if k in SHARE_STATISTICS.names("summary")}
+                           for k, v in realised.items() if k != "td_hour_shares"}
     out["td_hour_shares"] = {k: round(v, 4) for k, v in realised["td_hour_shares"].items()}
     return out
 
@@ -275,6 +274,19 @@ SHARE_STATISTICS = StatisticSet(
 def shares(log: ObservationLog) -> dict[str, Any]:
     """Every :data:`SHARE_STATISTICS` entry of a log."""
     return SHARE_STATISTICS.compute(HoursLog(log))
+
+
+def reported_shares(log: ObservationLog, report: str) -> dict[str, Any]:
+    """The realised shares a report uses (``summary`` or ``forecast``) and, under
+    ``td_hour_shares``, each TD project's share of the TD hours (a mapping).
+
+    The one source of the per-project shares: ``simulate``'s summary, the Table 2
+    scorecard and the forecast all take them from here.
+    """
+    realised = shares(log)
+    out = {k: realised[k] for k in SHARE_STATISTICS.names(report)}
+    out["td_hour_shares"] = dict(realised["td_hour_shares"])
+    return out
 
 
 # ---- release windows -------------------------------------------------------------------

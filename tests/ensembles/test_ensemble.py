@@ -14,13 +14,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from helpers import wait_for_results
 
 from lkmrs_sched.cli import main
 from lkmrs_sched.core.config import load_scenario
 from lkmrs_sched.core.resources import SCENARIOS
 from lkmrs_sched.ensembles.ensemble import percentile_summary, realization_seed
-from lkmrs_sched.sim.logstats import HEADLINE, statistics
+from lkmrs_sched.sim.logstats import HEADLINE, reported_shares, statistics
 from lkmrs_sched.sim.simulator import Simulation
 from lkmrs_sched.sim.sky import prepared_sky
 
@@ -82,8 +83,19 @@ def test_scorecard_json_is_identical_for_one_and_two_workers(tmp_path, capsys):
         log = Simulation(drawn, realization_seed(7, k), sky=sky).run()
         stats = json.loads(json.dumps(statistics(log)))
         assert stats == {n: sims[k][n] for n in stats}
+        # the realised shares per project are the log's, as simulate's summary has them
+        assert sims[k]["td_hour_shares"] == pytest.approx(
+            reported_shares(log, "summary")["td_hour_shares"])
+        assert set(sims[k]["td_hour_shares"]) == {"LK-MRS", "TD-B", "TD-C", "TD-D"}
     # the realised shares and the season's release totals come with the card
     assert 0 < one["shares"]["lkmrs_share_of_td_hours"]["median"] < 1
+    per = one["shares"]["td_hour_shares"]
+    assert per["LK-MRS"]["median"] == one["shares"]["lkmrs_share_of_td_hours"]["median"]
+    assert per["TD-B"]["median"] == percentile_summary(
+        [s["td_hour_shares"]["TD-B"] for s in sims])["median"]
+    assert per["LK-MRS"]["pooled"] == pytest.approx(
+        sum(s["lkmrs_hours"] for s in sims) / sum(s["td_hours"] for s in sims))
+    assert per["LK-MRS"]["allocated"] == 0.3
     assert set(one["releases"]) == {"td_spectra_dr7", "nt_spectra_dr7"}
 
     # A different master seed gives a different ensemble.
@@ -238,3 +250,31 @@ def test_bad_counts_exit_2(capsys):
     for option in (["--realizations", "0"], ["--workers", "0"]):
         assert main(["reproduce-table2", *option]) == 2
         assert option[0] in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------ realised shares
+def test_share_summary_pools_hours_and_counts_absent_projects_as_zero():
+    from lkmrs_sched.ensembles.ensemble import format_shares, share_summary
+
+    # LK-MRS 30 h of 100 h TD, then 10 h of 20 h; TD-B absent from the second
+    records = [{"lkmrs_share_of_td_hours": 0.3, "nt_share_of_mrs_hours": 0.5,
+                "td_hours": 100.0, "nt_hours": 100.0,
+                "td_hour_shares": {"LK-MRS": 0.3, "TD-B": 0.7}},
+               {"lkmrs_share_of_td_hours": 0.5, "nt_share_of_mrs_hours": 0.2,
+                "td_hours": 20.0, "nt_hours": 5.0,
+                "td_hour_shares": {"LK-MRS": 0.5, "TD-C": 0.5}}]
+    s = share_summary(records, {"LK-MRS": 0.3, "TD-B": 0.35, "TD-C": 0.35, "NT": 0.375})
+    assert list(s["td_hour_shares"]) == ["LK-MRS", "TD-B", "TD-C"]
+    lk = s["td_hour_shares"]["LK-MRS"]
+    assert lk["median"] == 0.4 and lk["pooled"] == 40 / 120 and lk["allocated"] == 0.3
+    assert s["lkmrs_share_of_td_hours"]["pooled"] == 40 / 120
+    assert s["td_hour_shares"]["TD-B"]["median"] == 0.35  # 0.7 and 0 (no hours)
+    assert s["td_hour_shares"]["TD-B"]["pooled"] == 70 / 120
+    assert s["td_hour_shares"]["TD-C"]["pooled"] == 10 / 120
+    nt = s["nt_share_of_mrs_hours"]
+    assert nt["median"] == 0.35 and nt["pooled"] == 105 / 225 and nt["allocated"] == 0.375
+    assert "pooled" not in s["td_hours"] and s["td_hours"]["median"] == 60
+    text = "\n".join(format_shares(s))
+    assert "TD-B share of TD hours" in text and "pooled 58.3%" in text
+    assert "NT share of MRS hours" in text and "(allocated 37.5%)" in text
+    assert share_summary([]) == {}

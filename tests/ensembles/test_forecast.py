@@ -220,11 +220,13 @@ def test_every_realization_respects_the_invariants(table2, table2_rows, tmp_path
 
     logs = sorted((tmp_path / "f" / "logs").glob("realization-*.sqlite"))
     assert [p.name for p in logs] == [f"realization-{k:04d}.sqlite" for k in range(n)]
+    td_hours: list[dict[str, float]] = []
     for k, path in enumerate(logs):
         result = json.loads((tmp_path / "f" / "realizations" / f"realization-{k:04d}.json")
                             .read_text())
         log = ObservationLog.read(path)
         assert log.info["kind"] == "simulated"
+        td_hours.append(check_realised_shares(log, result["shares"]))
         e = log.exposures[log.exposures["project"] == LKMRS]
         assert len(e) == result["totals"]["lkmrs_exposures_new"] > 0
         nights = np.asarray(e["night"], dtype=str)
@@ -262,6 +264,43 @@ def test_every_realization_respects_the_invariants(table2, table2_rows, tmp_path
             expected = observed_cum[name] + np.searchsorted(mine, months, side="right")
             np.testing.assert_array_equal(cum, expected, err_msg=f"{k} {name}")
             assert (r["goal_date"] is not None) == (r["exposures"] >= goal)
+    check_share_summary(summary["shares"], td_hours, scenario)
+
+
+def check_realised_shares(log: ObservationLog, shares: dict) -> dict[str, float]:
+    """A realization's shares are its log's ledger hours (overhead + exposures +
+    read-outs) per project, counted here from the ledger; its TD hours per project."""
+    led = log.ledger
+    hours = {str(p): float(sum(led["science_h"][m] + led["overhead_h"][m] + led["readout_h"][m]))
+             for p in set(np.asarray(led["project"], dtype=str))
+             for m in [np.asarray(led["project"], dtype=str) == p]}
+    td = {p: h for p, h in hours.items() if p != "NT"}
+    assert set(td) == {LKMRS, "TD-B", "TD-C", "TD-D"}  # every TD project used time
+    assert shares["td_hours"] == pytest.approx(sum(td.values()))
+    assert shares["nt_share_of_mrs_hours"] == pytest.approx(
+        hours["NT"] / (hours["NT"] + sum(td.values())))
+    assert shares["td_hour_shares"] == pytest.approx({p: h / sum(td.values())
+                                                      for p, h in td.items()})
+    assert sum(shares["td_hour_shares"].values()) == pytest.approx(1.0)
+    assert shares["lkmrs_share_of_td_hours"] == shares["td_hour_shares"][LKMRS]
+    return td
+
+
+def check_share_summary(summary: dict, td_hours: list[dict[str, float]], scenario) -> None:
+    """The forecast's per-project shares: median and 5-95 % over the realizations, pooled
+    over all their TD hours, and the allocated share beside them."""
+    per = summary["td_hour_shares"]
+    assert list(per) == [LKMRS, "TD-B", "TD-C", "TD-D"]
+    for p, row in per.items():
+        x = [h[p] / sum(h.values()) for h in td_hours]
+        assert row["median"] == pytest.approx(np.median(x))
+        assert row["p05"] == pytest.approx(np.percentile(x, 5))
+        assert row["pooled"] == pytest.approx(sum(h[p] for h in td_hours)
+                                              / sum(sum(h.values()) for h in td_hours))
+    assert per[LKMRS]["allocated"] == pytest.approx(scenario.selector.lkmrs_share)
+    assert per["TD-B"]["allocated"] == pytest.approx((1 - scenario.selector.lkmrs_share) / 3)
+    assert summary["nt_share_of_mrs_hours"]["allocated"] == pytest.approx(
+        scenario.selector.nt_share)
 
 
 # ------------------------------------------------------------------------------ compare

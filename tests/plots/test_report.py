@@ -186,10 +186,21 @@ def test_reports_of_compare_reproduce_reduce_and_simulate_folders(tmp_path):
     rt2.mkdir()
     (rt2 / "scorecard.json").write_text(json.dumps({"scenario": "year1-2018", "statistics": {
         "nights": {"observed": 40, "median": 38, "p05": 31, "p95": 48, "percentile": 67.5,
-                   "within": True}}}))
+                   "within": True}}, "shares": {
+        "nt_share_of_mrs_hours": {"median": 0.4, "p05": 0.35, "p95": 0.45, "pooled": 0.41,
+                                  "allocated": 0.375},
+        "td_hour_shares": {p: {"median": v, "p05": v - 0.05, "p95": v + 0.05, "pooled": v,
+                               "allocated": a}
+                           for p, v, a in (("LK-MRS", 0.32, 0.3), ("TD-B", 0.23, 0.2333))}}}))
     png(rt2 / "table2_exposures_per_plate.png")
-    page = check_page(report.build_report(rt2), rt2)
+    text = report.build_report(rt2)
+    page = check_page(text, rt2)
     assert "Scorecard" in page.headings
+    assert "Realised shares per project (scorecard.json)" in page.headings
+    section = text.split('<section id="shares-scorecard">', 1)[1].split("</section>", 1)[0]
+    row = section.split("<td>TD-B share of TD hours</td>", 1)[1].split("</tr>", 1)[0]
+    assert "23.0% [18.0%–28.0%]" in row and "23.3%" in row
+    assert "<td>NT share of MRS hours</td>" in section and "37.5%" in section
 
     red = tmp_path / "red"
     red.mkdir()
