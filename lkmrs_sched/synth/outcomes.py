@@ -425,19 +425,6 @@ class EpochCounter:
         return n_good, n_spec, np.where(n_good >= 2, t1 - t0, 0.0)
 
 
-def plate_epochs(blocks: list[PlateSNR], cat: Catalogue, min_snr: float) -> Epochs:
-    """Flatten :func:`plate_snr`'s blocks into epochs (S/N ≥ ``min_snr``) and counts."""
-    counter = EpochCounter(cat)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for b in blocks:
-        counter.add(b)
-        ei, oi = np.nonzero(b.usable & (b.snr >= min_snr))
-        parts.append((cat.star[b.rows[oi]], b.snr[ei, oi], b.mid_mjd[ei], b.good[ei, oi]))
-    codes, snr, mjd, good = (np.concatenate([np.zeros(0, d), *(p[i] for p in parts)])
-                             for i, d in enumerate((np.int64, float, float, bool)))
-    return Epochs(codes, snr, mjd, good, *counter.per_star())
-
-
 @dataclass(frozen=True)
 class Measurements:
     """Simulated LASP measurements of one realization (one entry per RV epoch).
