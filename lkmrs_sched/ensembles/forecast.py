@@ -95,13 +95,16 @@ STAR_TOTALS = StatisticSet(
     _star("median_sigma_rv_mean", "median error of the mean RV, same targets", unit="km/s"),
     _star("rv_variable_detections", "RV-variable candidates (robust test)"),
     _star("binaries_detected", "true binaries among them", _BOTH),
-    _star("false_detections", "constant stars among them"),
+    _star("variables_detected", "single intrinsic RV variables among them"),
+    _star("false_detections", "constant stars (neither) among them"),
     _star("paper_rv_variable_detections", "RV-variable candidates (paper's 3-sigma range)"),
     _star("paper_binaries_detected", "true binaries among them (paper's test)"),
-    _star("paper_false_detections", "constant stars among them (paper's test)"),
+    _star("paper_variables_detected", "single intrinsic RV variables among them (paper's test)"),
+    _star("paper_false_detections", "constant stars (neither) among them (paper's test)"),
     _star("chi2_rv_variable_detections", "RV-variable candidates (chi2 test)"),
     _star("chi2_binaries_detected", "true binaries among them (chi2)"),
-    _star("chi2_false_detections", "constant stars among them (chi2)"),
+    _star("chi2_variables_detected", "single intrinsic RV variables among them (chi2)"),
+    _star("chi2_false_detections", "constant stars (neither) among them (chi2)"),
 )
 #: Survey totals summarised over realizations.
 TOTALS = (*PLATE_TOTALS.names(), *STAR_TOTALS.names())

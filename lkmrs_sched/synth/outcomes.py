@@ -14,27 +14,32 @@ What is the same as the full chain (bit for bit)
     ``scenario.seed``, see :func:`build_star_catalogue`), the same per-exposure random
     streams as ``synthesize(exposures, plates, scenario, seed, catalogue=…)`` with the
     realization's ``seed`` (the night's and the exposure's cloud extinction, the fibre's
-    per-exposure throughput jitter — the first row of synth's per-exposure normals), and
-    the same S/N model call on the same operands. Hence ``n_good`` and ``n_spectra``
-    equal the counts from synth's measured table (tested).
+    per-exposure throughput jitter, the lost spectrograph arms), and the same S/N model
+    call on the same operands (:func:`exposure_chunks`). Hence ``n_good``, ``n_spectra``
+    and the baselines equal the counts from synth's measured table (tested).
 
-What is the same in distribution
-    The measurements: every epoch LASP would measure (blue S/N ≥ ``lasp_snr_min``, and a
-    share ``lasp_low_snr_fraction`` of those from ``lasp_low_snr_min``, on a usable fibre,
-    Teff in LASP's range) gets true value + σ_P(S/N)·ε with synth's noise
-    (:func:`lkmrs_sched.synth.snr.measurement_noise`: Table 4's extended law, a share
-    ``outlier_fraction`` / ``rv_outlier_fraction`` of errors ``outlier_scale`` times
-    wider), the true RV being the orbit's at mid-exposure — from the realization's own
-    stream (:data:`OUTCOMES`), not synth's. The reduction's code then gives
-    ``sigma_*`` (Eq. 2 of the simulated values, :func:`~lkmrs_sched.reduction.combine.
+What is the same code on the same deviates
+    The measurements (:func:`block_measurements`): which spectra LASP gives values for
+    (:func:`lkmrs_sched.synth.synth.lasp_success`: usable blue spectra above
+    ``lasp_snr_min`` and a share from ``lasp_low_snr_min``, of the stars LASP works for —
+    Teff, the star's nominal S/N on its fibre, double-lined binaries), and the values and
+    LASP's quoted errors (:func:`lkmrs_sched.synth.synth.lasp_measurements`: the core
+    law below Table 4, the independent tail, the variable stars' own scatter from
+    :func:`lkmrs_sched.synth.synth.variable_scatter`, binaries' orbits at mid-exposure,
+    log-normal error scatter), all from synth's own per-exposure deviates. So ``n_rv``
+    equals synth's, and every value equals synth's but for the spectrograph zero points
+    and the alternate-lamp offset that synth adds to the RVs (and float32 storage). The
+    reduction's code then gives ``sigma_*`` (Eq. 2, :func:`~lkmrs_sched.reduction.combine.
     combine_parameter`), the RV law (Eq. 3–4, :func:`~lkmrs_sched.reduction.uncertainty.
     fit_internal_precision`), ``sigma_rv_mean`` (:func:`~lkmrs_sched.reduction.combine.
     mean_error`) and the RV variables (:func:`~lkmrs_sched.reduction.variability.
     rv_variability`: robust test, the paper's range test, χ²).
 
 Not modelled here (the full chain has them): the RV zero points and the alternate-lamp
-offset (the reduction removes them to ~0.1 km/s, against σ_RV ≥ 0.75 km/s), the noise
-on LASP's quoted errors, the red arm.
+offset, which the full chain's reduction estimates from the data and removes (its
+residual and the realizations where that fails are the main difference between the two
+paths), the red arm, the reduction's reader and zero-point code. Neither path adds the
+engineering exposures (``synthesize(engineering=False)``).
 
 Definitions (per target; flux standards are left out)
     * good epoch: a blue spectrum whose S/N, stored as float32 like DR8's ``snr``,
@@ -51,6 +56,7 @@ errors, E[σ_w²] = N/(N−1) · (Σ w σ²/W − Σ w² σ²/W²), and of the m
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -62,20 +68,27 @@ from lkmrs_sched.reduction.uncertainty import fit_internal_precision
 from lkmrs_sched.reduction.variability import rv_variability
 from lkmrs_sched.sky.footprints import PlateSet
 from lkmrs_sched.synth.exposures import (
+    ExposureNoise,
     dead_fibres,
     exposure_block,
     exposure_nights,
     lkmrs_exposures,
     mid_exposure_mjd,
     needs_night_clouds,
+    nominal_snr,
     plan_key,
 )
 from lkmrs_sched.synth.fibres import Catalogue, build_catalogue
-from lkmrs_sched.synth.population import KIND_TARGET, radial_velocity
-from lkmrs_sched.synth.snr import SNRLike, measurement_noise, model_from_config
+from lkmrs_sched.synth.population import KIND_TARGET
+from lkmrs_sched.synth.snr import SNRLike, model_from_config
+from lkmrs_sched.synth.synth import (
+    CHUNK,
+    is_sb2,
+    lasp_measurements,
+    lasp_success,
+    variable_scatter,
+)
 
-#: Spawn-key head of the measurement-noise stream ("OUT").
-OUTCOMES = 0x4F5554
 #: "High quality" blue S/N (brief §5).
 SNR_GOOD = 10.0
 #: log10(P/d) bin edges of the completeness table; the outer bins are open.
@@ -147,6 +160,9 @@ class StarOutcomes:
     sigma_rv_mean : ndarray
         Error of the weighted mean RV, sqrt(Σ w_k² σ_k²) / Σ w_k, km/s (NaN as above).
     is_binary : ndarray of bool
+    is_variable : ndarray of bool
+        An intrinsic RV variable of synth's (``[population] variable_fraction``: extra
+        epoch scatter, a real RV variable; may also be a binary).
     period_d : ndarray
         Orbital period, days (NaN for single stars).
     k1_kms : ndarray
@@ -176,6 +192,7 @@ class StarOutcomes:
     sigma_rv: np.ndarray
     sigma_rv_mean: np.ndarray
     is_binary: np.ndarray
+    is_variable: np.ndarray
     period_d: np.ndarray
     k1_kms: np.ndarray
     rv_variable_detected: np.ndarray
@@ -238,12 +255,40 @@ def plate_snr(
     -------
     list of PlateSNR
         One per plate with exposures, in plate-set order. Concatenating
-        ``snr.ravel()`` over the list gives synth's ``truth.spectra['snr_b']`` order.
+        ``snr.ravel()`` over the list gives the order of synth's spectra (synth leaves
+        out those of lost spectrograph arms, see ``usable``).
 
     Raises
     ------
     InputError
         As synth: missing columns, unknown plates, conditions out of range.
+    """
+    return [b for b, _ in exposure_chunks(exposures, plates, scenario, catalogue=catalogue,
+                                          snr_model=snr_model, seed=seed)]
+
+
+def exposure_chunks(
+    exposures: Table,
+    plates: PlateSet,
+    scenario,
+    *,
+    catalogue: Catalogue | None = None,
+    snr_model: SNRLike | None = None,
+    seed: int | np.random.SeedSequence | None = None,
+    deviates: bool = False,
+) -> Iterator[tuple[PlateSNR, ExposureNoise]]:
+    """synth's plate blocks (:func:`~lkmrs_sched.synth.exposures.exposure_block`), in order.
+
+    With ``deviates=False`` one block per plate, drawing the per-exposure streams only up
+    to the fibre jitter (the S/N needs no more). With ``deviates=True`` the blocks are
+    synth's own chunks of about :data:`~lkmrs_sched.synth.synth.CHUNK` spectra and carry
+    all the deviates synth's :func:`~lkmrs_sched.synth.synth.measure` uses. Parameters as
+    :func:`plate_snr`.
+
+    Yields
+    ------
+    PlateSNR, ExposureNoise
+        S/N, usable and good spectra of the block, and its deviates.
     """
     where = scenario.source
     cfg = scenario.snr
@@ -252,34 +297,31 @@ def plate_snr(
     model = snr_model or model_from_config(cfg, f"{where}: [snr]")
     lk, plate_of = lkmrs_exposures(exposures, plates, where)
     if len(lk) == 0:
-        return []
+        return
     mid = mid_exposure_mjd(lk)
     keys = np.array([plan_key(p) for p in plates.plan_id], np.int64)[plate_of]
     cloud_night = exposure_nights(lk, ss, cfg, where)[2] if needs_night_clouds(lk, cfg) else None
-    out = []
+    # synth's per-exposure streams: all rows, or up to the first row of normals (the jitter).
+    draw = {} if deviates else {"normal_rows": 1, "uniform_rows": 0}
     for p in np.unique(plate_of).tolist():
-        e_idx = np.flatnonzero(plate_of == p)
+        e_all = np.flatnonzero(plate_of == p)
         rows = cat.rows_of(p)
-        # synth's per-exposure streams, up to the first row of normals (the fibre jitter).
-        blk = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
-                             arms=("blue",), normal_rows=1, uniform_rows=0)
-        snr = blk.snr["blue"]
         dead = dead_fibres(cat, rows)[None, :]
-        # Spectra of lost spectrograph arms are not in synth's table (synth.exposures).
-        usable = ~dead & ~(snr < 1) & blk.catalogued["blue"]
-        good = usable & (snr.astype(np.float32) > np.float32(SNR_GOOD))
-        out.append(PlateSNR(p, e_idx, rows, mid[e_idx], snr, usable, good))
-    return out
+        n_chunks = max(1, int(np.ceil(len(e_all) * len(rows) / CHUNK))) if deviates else 1
+        for e_idx in np.array_split(e_all, n_chunks):
+            if len(e_idx) == 0:
+                continue
+            blk = exposure_block(model, cat, rows, lk, e_idx, keys, ss, scenario, cloud_night,
+                                 arms=("blue",), **draw)
+            snr = blk.snr["blue"]
+            # Spectra of lost spectrograph arms are not in synth's table (synth.exposures).
+            usable = ~dead & ~(snr < 1) & blk.catalogued["blue"]
+            good = usable & (snr.astype(np.float32) > np.float32(SNR_GOOD))
+            yield PlateSNR(p, e_idx, rows, mid[e_idx], snr, usable, good), blk.noise
 
 
 def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence:
     return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-
-
-def _realization_rng(seed: int | np.random.SeedSequence) -> np.random.Generator:
-    ss = _seed_sequence(seed)
-    return np.random.default_rng(
-        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, OUTCOMES)))
 
 
 def expected_precision(
@@ -348,30 +390,39 @@ class Epochs:
     baseline_days: np.ndarray
 
 
-def plate_epochs(blocks: list[PlateSNR], cat: Catalogue, min_snr: float) -> Epochs:
-    """Flatten :func:`plate_snr`'s blocks into epochs (S/N ≥ ``min_snr``) and counts."""
-    n_st, n_as = len(cat.stars), len(cat.plate)
-    n_spec = np.zeros(n_as)
-    first = np.full(n_as, np.inf)
-    last = np.full(n_as, -np.inf)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for b in blocks:
-        n_spec[b.rows] = b.usable.sum(axis=0)
+class EpochCounter:
+    """Good epochs, usable spectra and good-epoch time span per catalogue assignment,
+    summed block by block (blocks of one plate may come in chunks of exposures)."""
+
+    def __init__(self, cat: Catalogue):
+        self.cat = cat
+        n_as = len(cat.plate)
+        self.n_good = np.zeros(n_as, np.int64)
+        self.n_spec = np.zeros(n_as, np.int64)
+        self.first = np.full(n_as, np.inf)
+        self.last = np.full(n_as, -np.inf)
+
+    def add(self, b: PlateSNR) -> None:
+        """Count one block (its ``rows`` are distinct assignments)."""
         t = b.mid_mjd[:, None]
-        first[b.rows] = np.where(b.good, t, np.inf).min(axis=0)
-        last[b.rows] = np.where(b.good, t, -np.inf).max(axis=0)
-        ei, oi = np.nonzero(b.usable & (b.snr >= min_snr))
-        parts.append((cat.star[b.rows[oi]], b.snr[ei, oi], b.mid_mjd[ei], b.good[ei, oi]))
-    codes, snr, mjd, good = (np.concatenate([np.zeros(0, d), *(p[i] for p in parts)])
-                             for i, d in enumerate((np.int64, float, float, bool)))
-    n_good = np.bincount(codes[good], minlength=n_st)
-    t0 = np.full(n_st, np.inf)
-    t1 = np.full(n_st, -np.inf)
-    np.minimum.at(t0, cat.star, first)
-    np.maximum.at(t1, cat.star, last)
-    return Epochs(codes, snr, mjd, good, n_good,
-                  np.rint(np.bincount(cat.star, n_spec, n_st)).astype(np.int64),
-                  np.where(n_good >= 2, t1 - t0, 0.0))
+        self.n_good[b.rows] += b.good.sum(axis=0)
+        self.n_spec[b.rows] += b.usable.sum(axis=0)
+        self.first[b.rows] = np.minimum(self.first[b.rows],
+                                        np.where(b.good, t, np.inf).min(axis=0))
+        self.last[b.rows] = np.maximum(self.last[b.rows],
+                                       np.where(b.good, t, -np.inf).max(axis=0))
+
+    def per_star(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``n_good``, ``n_spectra`` and ``baseline_days`` per star (all its plates)."""
+        cat = self.cat
+        n_st = len(cat.stars)
+        n_good = np.bincount(cat.star, self.n_good, n_st).round().astype(np.int64)
+        n_spec = np.bincount(cat.star, self.n_spec, n_st).round().astype(np.int64)
+        t0 = np.full(n_st, np.inf)
+        t1 = np.full(n_st, -np.inf)
+        np.minimum.at(t0, cat.star, self.first)
+        np.maximum.at(t1, cat.star, self.last)
+        return n_good, n_spec, np.where(n_good >= 2, t1 - t0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -385,7 +436,7 @@ class Measurements:
     values : dict of str to ndarray
         Measured Teff (K), log g, [Fe/H] (dex), RV (km/s).
     errors : dict of str to ndarray
-        LASP's quoted error (``lasp_error_scale`` · σ_P(S/N)).
+        LASP's quoted errors (:func:`lkmrs_sched.synth.synth.lasp_measurements`).
     """
 
     codes: np.ndarray
@@ -394,35 +445,79 @@ class Measurements:
     values: dict[str, np.ndarray]
     errors: dict[str, np.ndarray]
 
+    @staticmethod
+    def concat(parts: list[Measurements]) -> Measurements:
+        """The epochs of ``parts``, in order (an empty list gives no epochs)."""
+        def cat(get, dtype) -> np.ndarray:
+            return np.concatenate([np.zeros(0, dtype), *(get(m) for m in parts)])
+
+        return Measurements(
+            cat(lambda m: m.codes, np.int64), cat(lambda m: m.snr, float),
+            cat(lambda m: m.mjd, float),
+            {p: cat(lambda m, p=p: m.values[p], float) for p in PARAMS},
+            {p: cat(lambda m, p=p: m.errors[p], float) for p in PARAMS})
+
+
+def true_values(stars, idx: np.ndarray, mjd: np.ndarray) -> dict[str, np.ndarray]:
+    """True Teff, log g, [Fe/H] and RV at ``mjd`` (the orbit's, binaries) of ``stars[idx]``."""
+    truth = {"teff": stars.teff[idx], "logg": stars.logg[idx], "feh": stars.feh[idx],
+             "rv": stars.rv_systemic[idx].astype(float)}
+    isb = np.flatnonzero(stars.binary[idx])
+    if len(isb):
+        truth["rv"][isb] = stars.take(idx[isb]).rv(mjd[isb])
+    return truth
+
+
+def block_measurements(b: PlateSNR, noise: ExposureNoise, cat: Catalogue, scenario,
+                       model: SNRLike) -> Measurements:
+    """LASP's measurements of one block, as synth makes them, without the zero points.
+
+    The same deviates (``noise``, synth's per-exposure streams) through the same code as
+    :func:`lkmrs_sched.synth.synth.measure`: LASP's success law
+    (:func:`~lkmrs_sched.synth.synth.lasp_success`) on the usable spectra,
+    :func:`~lkmrs_sched.synth.synth.variable_scatter` and
+    :func:`~lkmrs_sched.synth.synth.lasp_measurements`. The RVs are the true ones, with no
+    spectrograph zero point or alternate-lamp offset (the reduction removes those).
+    """
+    cfg = scenario.snr
+    law = published_laws()
+    sub = cat.stars.take(cat.star[b.rows])
+    runs = b.usable & lasp_success(b.snr, nominal_snr(model, cat, b.rows, cfg), sub.teff,
+                                   sub.lasp_u, is_sb2(sub), noise.us[0], cfg)
+    ei, oi = np.nonzero(runs)
+    snr, mjd = b.snr[ei, oi], b.mid_mjd[ei]
+    extra = {p: v[oi] for p, v in variable_scatter(sub, law, scenario.population).items()}
+    m = lasp_measurements(snr, true_values(sub, oi, mjd), noise.zs[:, ei, oi],
+                          noise.us[:, ei, oi], law, cfg, extra)
+    return Measurements(cat.star[b.rows[oi]], snr, mjd, {p: m[p] for p in PARAMS},
+                        {p: m[p + "_err"] for p in PARAMS})
+
 
 def simulate_measurements(ep: Epochs, stars, lasp_ok: np.ndarray, cfg,
-                          rng: np.random.Generator) -> Measurements:
-    """LASP's measurements of the epochs it runs on, with synth's error model.
+                          rng: np.random.Generator, pop=None) -> Measurements:
+    """LASP's measurements of given epochs with synth's error model and a generator's noise.
 
-    Draws, in order: one uniform per epoch (the LASP runs between ``lasp_low_snr_min``
-    and ``lasp_snr_min``), then per parameter (Teff, log g, [Fe/H], RV) one normal and
-    one uniform per RV epoch (:func:`lkmrs_sched.synth.snr.measurement_noise`).
+    For epochs that are not synth's (tests, what-ifs): LASP runs on the epochs with
+    S/N ≥ ``lasp_snr_min`` and a share ``lasp_low_snr_fraction`` of the others, of stars
+    with ``lasp_ok`` (the star-level success law of synth needs the stars' fibres; pass
+    it in ``lasp_ok``). Values and errors are
+    :func:`lkmrs_sched.synth.synth.lasp_measurements` with the stars' own scatter
+    (:func:`~lkmrs_sched.synth.synth.variable_scatter`, ``pop``: ``[population]``, needed
+    only when some star is variable). Draws, in order: one uniform per epoch, then 11
+    normals and 7 uniforms per RV epoch (the rows of synth's per-exposure stream).
     """
     low = rng.random(ep.codes.size) < cfg.lasp_low_snr_fraction
     runs = ((ep.snr >= cfg.lasp_snr_min) | low) & lasp_ok[ep.codes]
     c, s, t = ep.codes[runs], ep.snr[runs], ep.mjd[runs]
-    truth = {"teff": stars.teff[c], "logg": stars.logg[c], "feh": stars.feh[c],
-             "rv": stars.rv_systemic[c].astype(float)}
-    isb = stars.binary[c].astype(bool) & (stars.k1_kms[c] > 0)
-    if isb.any():
-        b = c[isb]
-        truth["rv"][isb] = radial_velocity(t[isb], stars.rv_systemic[b], stars.k1_kms[b],
-                                           stars.period_d[b], stars.ecc[b],
-                                           stars.omega_rad[b], stars.t_peri_mjd[b])
-    laws = published_laws()
-    values, errors = {}, {}
-    for p in PARAMS:
-        sig = laws[p].extended(s)
-        frac = cfg.rv_outlier_fraction if p == "rv" else cfg.outlier_fraction
-        z, u = rng.standard_normal(c.size), rng.random(c.size)
-        values[p] = truth[p] + measurement_noise(z, u, sig, frac, cfg.outlier_scale)
-        errors[p] = cfg.lasp_error_scale * sig
-    return Measurements(c, s, t, values, errors)
+    zs = rng.standard_normal((11, c.size))
+    us = rng.random((7, c.size))
+    law = published_laws()
+    if pop is None and np.any(stars.variable_scale[c] > 0):
+        raise ValueError("simulate_measurements: variable stars need pop ([population])")
+    extra = ({p: v[c] for p, v in variable_scatter(stars, law, pop).items()} if pop is not None
+             else {p: np.zeros(c.size) for p in PARAMS})
+    m = lasp_measurements(s, true_values(stars, c, t), zs, us, law, cfg, extra)
+    return Measurements(c, s, t, {p: m[p] for p in PARAMS}, {p: m[p + "_err"] for p in PARAMS})
 
 
 @dataclass(frozen=True)
@@ -480,8 +575,8 @@ def star_outcomes(
     scenario : Scenario
         ``[population]``, ``[snr]``; ``scenario.seed`` fixes the population.
     seed : int or SeedSequence
-        The realization's seed: the exposures' conditions (as ``synthesize`` with this
-        seed) and, through its own stream, the measurement noise.
+        The realization's seed: the exposures' conditions and the measurement noise,
+        from synth's own streams (as ``synthesize`` with this seed).
     catalogue : Catalogue, optional
         Prebuilt :func:`build_star_catalogue` (build once, reuse per realization).
     snr_model : optional
@@ -500,19 +595,20 @@ def star_outcomes(
         Bad exposures (see :func:`plate_snr`).
     """
     cfg = scenario.snr
-    ss = _seed_sequence(seed)
     cat = catalogue if catalogue is not None else build_star_catalogue(plates, scenario)
-    blocks = plate_snr(exposures, plates, scenario, catalogue=cat, snr_model=snr_model,
-                       seed=ss)
+    model = snr_model or model_from_config(cfg, f"{scenario.source}: [snr]")
+    counter = EpochCounter(cat)
+    parts = []
+    for b, noise in exposure_chunks(exposures, plates, scenario, catalogue=cat,
+                                    snr_model=model, seed=_seed_sequence(seed), deviates=True):
+        counter.add(b)
+        parts.append(block_measurements(b, noise, cat, scenario, model))
     stars = cat.stars
     lasp_ok = ((stars.teff >= cfg.lasp_teff_min.to_value("K"))
                & (stars.teff <= cfg.lasp_teff_max.to_value("K")))
-    ep = plate_epochs(blocks, cat, min(cfg.lasp_low_snr_min, cfg.lasp_snr_min))
-    ms = simulate_measurements(ep, stars, lasp_ok, cfg, _realization_rng(ss))
-    red = reduce_measurements(ms, len(stars), alpha=alpha, nsigma=nsigma,
-                              p_threshold=p_threshold)
-    return target_outcomes(cat, plates, lasp_ok, ep.n_good, ep.n_spectra, ep.baseline_days,
-                           red)
+    red = reduce_measurements(Measurements.concat(parts), len(stars), alpha=alpha,
+                              nsigma=nsigma, p_threshold=p_threshold)
+    return target_outcomes(cat, plates, lasp_ok, *counter.per_star(), red)
 
 
 def target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, n_good: np.ndarray,
@@ -545,6 +641,7 @@ def target_outcomes(cat: Catalogue, plates: PlateSet, lasp_ok: np.ndarray, n_goo
         sigma_rv=sig["rv"],
         sigma_rv_mean=np.where(lasp_ok, red.sigma_rv_mean, np.nan)[tg],
         is_binary=binary,
+        is_variable=stars.variable[tg].astype(bool),
         period_d=np.where(binary, stars.period_d[tg], np.nan),
         k1_kms=np.where(binary, stars.k1_kms[tg], 0.0),
         rv_variable_detected=red.flags["robust"][tg],
@@ -563,12 +660,14 @@ def survey_totals(o: StarOutcomes) -> dict:
         _good_epochs``, ``rv_tested`` (targets with ≥ 2 RV epochs), the combined
         precision ``median_sigma_rv`` (Eq. 2) and ``median_sigma_rv_mean`` (error of the
         mean RV) of targets with ≥ 10 good epochs (km/s), and by the robust criterion
-        ``rv_variable_detections``, ``binaries_detected``, ``false_detections``
-        (detected, not binary) and ``completeness_vs_period``: a list of
-        ``{log10_period_lo, log10_period_hi, n_binaries, n_detected, completeness}``
-        over tested binaries in log10(P/d) bins <1 (``lo`` None: includes P < 1 d),
-        1–2, …, 5–6, ≥6 (``hi`` None); completeness is NaN in empty bins. The same four
-        by the paper's range test under ``"paper"`` and by χ² under ``"chi2"``.
+        ``rv_variable_detections``, ``binaries_detected``, ``variables_detected``
+        (detected intrinsic variables that are not binaries), ``false_detections``
+        (detected constant stars: neither binary nor variable) and
+        ``completeness_vs_period``: a list of ``{log10_period_lo, log10_period_hi,
+        n_binaries, n_detected, completeness}`` over tested binaries in log10(P/d) bins
+        <1 (``lo`` None: includes P < 1 d), 1–2, …, 5–6, ≥6 (``hi`` None); completeness
+        is NaN in empty bins. The same five by the paper's range test under ``"paper"``
+        and by χ² under ``"chi2"``.
     """
     out = _counts(o, o.rv_variable_detected)
     deep = (o.n_good >= 10) & np.isfinite(o.sigma_rv)
@@ -582,8 +681,8 @@ def survey_totals(o: StarOutcomes) -> dict:
 
 
 #: The keys of :func:`survey_totals` that depend on the RV-variability criterion.
-DETECTION_KEYS = ("rv_variable_detections", "binaries_detected", "false_detections",
-                  "completeness_vs_period")
+DETECTION_KEYS = ("rv_variable_detections", "binaries_detected", "variables_detected",
+                  "false_detections", "completeness_vs_period")
 
 
 def _counts(o: StarOutcomes, det: np.ndarray) -> dict:
@@ -597,7 +696,8 @@ def _counts(o: StarOutcomes, det: np.ndarray) -> dict:
         "rv_tested": int(tested.sum()),
         "rv_variable_detections": int(det.sum()),
         "binaries_detected": int((det & o.is_binary).sum()),
-        "false_detections": int((det & ~o.is_binary).sum()),
+        "variables_detected": int((det & o.is_variable & ~o.is_binary).sum()),
+        "false_detections": int((det & ~o.is_binary & ~o.is_variable).sum()),
     }
     b = tested & o.is_binary
     logp = np.log10(o.period_d[b])

@@ -493,25 +493,33 @@ def measurement_noise(
 
     Parameters
     ----------
-    z, uu : ndarray, shape (n_e, n)
+    z, uu : ndarray, shape S (synth: (n_e, n); the fast path: (m,))
         Standard normals and uniforms (one each per measurement).
-    sigma : ndarray, shape (n_e, n)
+    sigma : ndarray, shape S
         Core σ (the ``[snr] core_*`` law at the spectrum's S/N).
     outlier_fraction, outlier_scale : float
         Where ``uu < outlier_fraction`` the core σ is ``outlier_scale`` times wider.
-    extra : ndarray, shape (n,), optional
-        Extra σ of each object, added in quadrature (a variable star's epoch scatter);
-        only its non-zero entries cost anything.
+    extra : ndarray, optional
+        Extra σ of each measurement's object, added in quadrature (a variable star's
+        epoch scatter): shape (n,) against S = (n_e, n), or S; only its non-zero
+        entries cost anything.
 
     Returns
     -------
-    ndarray, shape (n_e, n)
+    ndarray, shape S
         z · sqrt((m σ)² + extra²) with m = ``outlier_scale`` in the tail, else 1.
     """
     core = sigma * np.where(uu < outlier_fraction, outlier_scale, 1.0)
     out = core * z
-    if extra is not None:
+    if extra is None:
+        return out
+    if extra.ndim == 1 and out.ndim == 2:  # one value per object (column)
         v = np.flatnonzero(extra > 0)
         if len(v):
             out[:, v] = z[:, v] * np.sqrt(core[:, v] ** 2 + extra[v] ** 2)
+        return out
+    extra = np.broadcast_to(extra, out.shape)
+    v = extra > 0
+    if v.any():
+        out[v] = z[v] * np.sqrt(core[v] ** 2 + extra[v] ** 2)
     return out

@@ -455,29 +455,82 @@ def measure(snr_b: np.ndarray, snr_r: np.ndarray, rv_obs: np.ndarray, stars,
     """
     out: dict[str, np.ndarray] = {}
     core = core_laws(cfg)
-    f_out, f_rv, k_out = cfg.outlier_fraction, cfg.rv_outlier_fraction, cfg.outlier_scale
     scat = cfg.lasp_error_scatter
-    factor = {"rv": 1.0}
-    extra = {par: stars.variable_scale * float(law[par](VARIABLE_REFERENCE_SNR))
-             * factor.get(par, pop.variable_parameter_factor) for par in PARAMS}
+    extra = variable_scatter(stars, law, pop)
     for i, (arm, snr) in enumerate((("b", snr_b), ("r", snr_r))):
         ok = snr >= cfg.rv_min_snr
-        noise = measurement_noise(zs[1 + i], us[1 + i], core["rv"].extended(snr), f_rv, k_out,
-                                  extra["rv"])
+        noise = measurement_noise(zs[1 + i], us[1 + i], core["rv"].extended(snr),
+                                  cfg.rv_outlier_fraction, cfg.outlier_scale, extra["rv"])
         out[f"rv_{arm}"] = np.where(ok, rv_obs + noise, np.nan)
         err = law["rv"].extended(snr) * np.exp(scat * zs[11 + i] - 0.5 * scat**2)
         out[f"rv_{arm}_err"] = np.where(ok, err, np.nan)
     runs = lasp_success(snr_b, snr_star, stars.teff, stars.lasp_u, is_sb2(stars), us[0], cfg)
     truth = {"teff": stars.teff[None, :], "logg": stars.logg[None, :],
              "feh": stars.feh[None, :], "rv": rv_obs}
+    lasp = lasp_measurements(snr_b, truth, zs, us, law, cfg, extra)
+    for name, value in lasp.items():
+        out[name] = np.where(runs, value, np.nan)
+    return out
+
+
+def variable_scatter(stars, law: Mapping[str, PrecisionLaw], pop) -> dict[str, np.ndarray]:
+    """Each object's own epoch scatter per parameter (0 for non-variable stars).
+
+    ``variable_scale`` × Table 4's σ (``law``) at :data:`VARIABLE_REFERENCE_SNR` for RV
+    (km/s), times ``pop.variable_parameter_factor`` for Teff (K), log g and [Fe/H] (dex);
+    shape (n,) each, in the order of ``stars``.
+    """
+    factor = {"rv": 1.0}
+    return {par: stars.variable_scale * float(law[par](VARIABLE_REFERENCE_SNR))
+            * factor.get(par, pop.variable_parameter_factor) for par in PARAMS}
+
+
+def lasp_measurements(snr_b: np.ndarray, truth: Mapping[str, np.ndarray], zs: np.ndarray,
+                      us: np.ndarray, law: Mapping[str, PrecisionLaw], cfg,
+                      extra: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """LASP's Teff, log g, [Fe/H] and RV with their quoted errors, wherever LASP runs.
+
+    The one implementation of LASP's error model, used by :func:`measure` on a plate's
+    exposures × objects and by the per-star fast path
+    (:func:`lkmrs_sched.synth.outcomes.block_measurements`) on the spectra LASP runs on.
+    Values are truth + core noise (``[snr] core_*``, extended below S/N 8) with the
+    independent tail (``outlier_fraction``, ``rv_outlier_fraction``, ``outlier_scale``)
+    and the object's ``extra`` scatter in quadrature
+    (:func:`lkmrs_sched.synth.snr.measurement_noise`); quoted errors are
+    ``lasp_error_scale`` × Table 4's σ with a log-normal scatter ``lasp_error_scatter``.
+
+    Parameters
+    ----------
+    snr_b : ndarray
+        Blue S/N of each spectrum, any shape S.
+    truth : mapping of str to ndarray
+        True ``teff`` (K), ``logg``, ``feh`` (dex), ``rv`` (km/s; for synth including the
+        zero point), broadcastable to S.
+    zs, us : ndarray, shapes (≥ 11, *S) and (≥ 7, *S)
+        The per-exposure stream's normals and uniforms at these spectra (rows 3–6 of
+        ``zs`` and ``us``: the values, rows 7–10 of ``zs``: the quoted errors).
+    law : mapping of str to PrecisionLaw
+        Table 4 (:func:`lkmrs_sched.core.precision.published_laws`).
+    cfg : SNRConfig
+    extra : mapping of str to ndarray
+        Each spectrum's object's own scatter (:func:`variable_scatter`), broadcastable
+        to S.
+
+    Returns
+    -------
+    dict
+        ``teff, logg, feh, rv`` and the same with ``_err``, shape S each.
+    """
+    core = core_laws(cfg)
+    scat = cfg.lasp_error_scatter
+    out: dict[str, np.ndarray] = {}
     for i, par in enumerate(PARAMS):
-        frac = f_rv if par == "rv" else f_out
-        val = truth[par] + measurement_noise(zs[3 + i], us[3 + i], core[par].extended(snr_b),
-                                             frac, k_out, extra[par])
-        err = cfg.lasp_error_scale * law[par].extended(snr_b) * np.exp(
+        frac = cfg.rv_outlier_fraction if par == "rv" else cfg.outlier_fraction
+        out[par] = truth[par] + measurement_noise(zs[3 + i], us[3 + i],
+                                                  core[par].extended(snr_b), frac,
+                                                  cfg.outlier_scale, extra[par])
+        out[par + "_err"] = cfg.lasp_error_scale * law[par].extended(snr_b) * np.exp(
             scat * zs[7 + i] - 0.5 * scat**2)
-        out[par] = np.where(runs, val, np.nan)
-        out[par + "_err"] = np.where(runs, err, np.nan)
     return out
 
 

@@ -67,13 +67,6 @@ def _s(col) -> np.ndarray:
 # --- 1. fast path = full path ----------------------------------------------------------
 
 
-#: Issue #12 is open: the fast path and synth's new noise model are not yet reconciled.
-OPEN_12 = pytest.mark.xfail(strict=True, reason="issue #12 open: the fast path (synth/outcomes) "
-                            "and synth's new noise model (lost arms, star-correlated outliers) "
-                            "are not yet reconciled")
-
-
-@OPEN_12
 def test_snr_matrix_is_synths(small, plates, scenario, catalogue, synth_small):
     measured, truth = synth_small
     blocks = plate_snr(small, plates, scenario, catalogue=catalogue, seed=11)
@@ -100,12 +93,14 @@ def test_snr_matrix_is_synths(small, plates, scenario, catalogue, synth_small):
     # synth's default catalogue (no catalogue passed) is build_star_catalogue's.
     _, truth_default = synthesize(small[:1], plates, scenario)
     np.testing.assert_array_equal(_s(truth_default.stars["uid"]), _s(catalogue.stars.uid))
-    default = plate_snr(small[:1], plates, scenario, catalogue=catalogue)[0].snr.ravel()
-    np.testing.assert_array_equal(default.astype(np.float32),
+    b0 = plate_snr(small[:1], plates, scenario, catalogue=catalogue)[0]
+    obsid0 = (np.asarray(small["exposure_id"])[b0.exposures][:, None] * 100000
+              + catalogue.spid[b0.rows].astype(np.int64) * 1000 + catalogue.fiberid[b0.rows])
+    in0 = np.isin(obsid0.ravel(), np.asarray(truth_default.spectra["obsid"]))
+    np.testing.assert_array_equal(b0.snr.ravel()[in0].astype(np.float32),
                                   np.asarray(truth_default.spectra["snr_b"]))
 
 
-@OPEN_12
 def test_n_good_n_spectra_baseline_equal_synth_table(small, plates, scenario, catalogue,
                                                      synth_small):
     measured, truth = synth_small
@@ -137,11 +132,14 @@ def test_n_good_n_spectra_baseline_equal_synth_table(small, plates, scenario, ca
     # Stars on both overlapping plates count the epochs of both.
     both = o.n_plates == 2
     assert both.sum() > 100 and o.n_good[both].max() > 10
-    # RV epochs: every good epoch plus a share of the S/N 8-10 ones, as synth's LASP.
+    # RV epochs: synth's LASP runs (good epochs and a share of the S/N 8-10 ones, of the
+    # stars LASP works for: it fails star by star, so some stars with good epochs have
+    # none). The fast path draws them from synth's own streams: the same counts.
     rv_synth = np.bincount(k[np.isfinite(np.asarray(measured["rv_lasp0"])[blue]) & ~bad],
                            minlength=len(o))
     m = o.lasp_ok
-    assert np.all(o.n_rv[m] >= o.n_good[m]) and not o.n_rv[~m].any()
+    np.testing.assert_array_equal(o.n_rv, rv_synth)
+    assert not o.n_rv[~m].any() and (o.n_rv[m & (o.n_good > 0)] == 0).any()
     assert abs(o.n_rv[m].sum() - rv_synth[m].sum()) < 0.02 * rv_synth[m].sum()
     assert np.all(np.isnan(o.sigma_rv[~o.lasp_ok])) and np.all(np.isnan(o.sigma_rv[o.n_rv == 0]))
     assert np.all(np.isfinite(o.sigma_rv_mean[m & (o.n_rv >= 1)]))
@@ -229,28 +227,40 @@ def _range_false_alarm(n: int, r: float) -> float:
     return 1.0 - n * integrate.quad(f, -12, 12, limit=200)[0]
 
 
-@OPEN_12
 @pytest.mark.parametrize("n_ep", [5, 20, 60])
 def test_constant_stars_false_alarm_rate(catalogue, scenario, n_ep):
-    """Gaussian errors: the paper's range test fires as the range distribution says; with
-    synth's 4 % 10σ tails it fires far more often and the robust test stays below 0.5 %."""
+    """Gaussian errors at Table 4's σ (which the reduction assumes when it cannot fit its
+    own law, as here with one S/N): the paper's range test fires as the range distribution
+    says; with 4 % 10σ tails it fires far more often and the robust test stays below
+    0.5 %. With synth's own noise (core law below Table 4, its 0.5 % tail) the robust test
+    stays below 0.5 % too."""
     n_star = 3000
     st = _stars(catalogue, n_star, binary=False, k1_kms=0.0)
-    gauss = _detect(st, n_ep, 50.0, scenario, n_ep, rv_outlier_fraction=0.0)
+    t4 = published_laws()["rv"]
+    table4 = {"core_rv": (t4.a, t4.b, t4.c)}
+    gauss = _detect(st, n_ep, 50.0, scenario, n_ep, rv_outlier_fraction=0.0, **table4)
     # Equal σ at every epoch: the range test fires when max − min > 3·√2·σ.
     p = _range_false_alarm(n_ep, 3.0 * np.sqrt(2.0))
     se = np.sqrt(p * (1 - p) / n_star)
     assert abs(gauss["paper"].mean() - p) < 4 * se + 1e-3, (gauss["paper"].mean(), p)
     assert gauss["chi2"].mean() < 0.004 and gauss["robust"].mean() < 0.004
-    tails = _detect(st, n_ep, 50.0, scenario, n_ep + 1)  # the scenario's 4 % 10σ tails
+    tails = _detect(st, n_ep, 50.0, scenario, n_ep + 1, rv_outlier_fraction=0.04, **table4)
     assert tails["paper"].mean() > min(3 * p, p + 0.15)
     assert tails["robust"].mean() <= 0.005
+    own = _detect(st, n_ep, 50.0, scenario, n_ep + 2)
+    assert own["robust"].mean() <= 0.005
 
 
 def test_completeness_falls_with_period_on_table2(table2, plates, scenario, catalogue):
     o = star_outcomes(table2, plates, scenario, 2019, catalogue=catalogue)
     tot = survey_totals(o)
-    assert tot["rv_variable_detections"] == tot["binaries_detected"] + tot["false_detections"]
+    # Synth's stars are binaries, intrinsic RV variables (its star-correlated scatter) or
+    # constant: a detection is one of the three (binaries that also vary count as binaries).
+    assert tot["rv_variable_detections"] == (tot["binaries_detected"]
+                                             + tot["variables_detected"]
+                                             + tot["false_detections"])
+    assert tot["variables_detected"] > 0.5 * int(((o.n_rv >= 2) & o.lasp_ok & o.is_variable
+                                                  & ~o.is_binary).sum())
     assert tot["spectra_snr_gt_10"] == int(o.n_good.sum())
     assert 0.5 < tot["median_sigma_rv"] < 2.0 and tot["median_sigma_rv_mean"] < 0.5
     # The robust test keeps false detections near its false-alarm rate; the paper's does not.
